@@ -1,0 +1,208 @@
+"""Creating and reading DAG runs: the trigger the API and CLI share, and the run factory the scheduler uses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from slipstream.dates import parse_execution_date, utcnow
+from slipstream.errors import BadRequest
+from slipstream.models import ID_LENGTH, DagRun, TaskInstance
+from slipstream.services.serialized import get_serialized_dag
+from slipstream.states import DagRunState
+from slipstream.timetables import infer_manual_data_interval
+
+ALLOWED_RUN_ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"
+BUILTIN_RUN_ID_PATTERN = (
+    r"^(?:manual|scheduled|dataset_triggered)__(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00)$"
+)
+_allowed_run_id = re.compile(ALLOWED_RUN_ID_PATTERN)
+_builtin_run_id = re.compile(BUILTIN_RUN_ID_PATTERN)
+_TRUTHY = {"true", "t", "y", "yes", "1", "on"}
+CONF_MESSAGE = "Dag Run conf must be a dictionary object, other types are not supported"
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    """A trigger, validated: what the API body or the CLI asked for."""
+
+    run_id: str | None
+    conf: dict[str, Any]
+    execution_date: datetime | None
+    replace_microseconds: bool
+
+
+def parse_conf(conf: Any) -> dict[str, Any]:
+    """A JSON object as is; a string holding a JSON object parsed (the seed docs send one); null means {}."""
+    if conf is None:
+        return {}
+    if isinstance(conf, str):
+        try:
+            conf = orjson.loads(conf)
+        except orjson.JSONDecodeError:
+            raise BadRequest(CONF_MESSAGE) from None
+    if not isinstance(conf, dict):
+        raise BadRequest(CONF_MESSAGE)
+    return conf
+
+
+def parse_replace_microseconds(value: Any) -> bool | None:
+    """Airflow's truthy words, any case, or a JSON boolean; None means 'not given'."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUTHY
+    raise BadRequest(f"replace_microseconds must be a boolean or a boolean string, not {value!r}")
+
+
+def parse_trigger_body(body: Any) -> TriggerRequest:
+    """Check a trigger body in Airflow's order: shape, conf, execution_date, replace_microseconds."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    conf = parse_conf(body.get("conf"))
+    raw_date = body.get("execution_date")
+    execution_date = None if raw_date is None else parse_execution_date(raw_date)
+    replace = parse_replace_microseconds(body.get("replace_microseconds"))
+    if replace is None:
+        replace = execution_date is None
+    run_id = body.get("run_id")
+    if run_id is not None and not isinstance(run_id, str):
+        raise BadRequest(f"run_id must be a string, not {run_id!r}")
+    return TriggerRequest(
+        run_id=run_id or None, conf=conf, execution_date=execution_date, replace_microseconds=replace
+    )
+
+
+def _invalid_run_id_message(run_id: str) -> str:
+    return (
+        f"The provided run ID '{run_id}' is invalid. It does not match either the configured pattern: "
+        f"'{ALLOWED_RUN_ID_PATTERN}' or the built-in pattern: '{BUILTIN_RUN_ID_PATTERN}'"
+    )
+
+
+def validate_run_id(run_id: str) -> None:
+    if len(run_id) > ID_LENGTH or not (_allowed_run_id.match(run_id) or _builtin_run_id.match(run_id)):
+        raise BadRequest(_invalid_run_id_message(run_id))
+
+
+def duplicate_message(dag_id: str, execution_date: datetime, run_id: str) -> str:
+    return f"A DAG Run already exists for DAG {dag_id} at {execution_date} with run id {run_id}"
+
+
+def dag_run_repr(run: DagRun, execution_date: datetime | None = None) -> str:
+    return (
+        f"<DagRun {run.dag_id} @ {execution_date or run.execution_date}: {run.run_id}, state:{run.state}, "
+        f"queued_at: {run.queued_at}. externally triggered: {run.external_trigger}>"
+    )
+
+
+def create_dag_run(
+    session: Session,
+    *,
+    dag: dict[str, Any],
+    run_id: str,
+    execution_date: datetime,
+    conf: dict[str, Any],
+    run_type: str,
+    data_interval: tuple[datetime, datetime],
+    external_trigger: bool,
+) -> DagRun:
+    """Insert a queued run and its task instances (state None) as one unit; the caller commits.
+
+    Task instances exist from the start, as in Airflow, for tasks whose start/end dates admit the run.
+    """
+    now = utcnow()
+    run = DagRun(
+        dag_id=dag["dag_id"],
+        run_id=run_id,
+        execution_date=execution_date,
+        state=DagRunState.QUEUED.value,
+        run_type=run_type,
+        external_trigger=external_trigger,
+        conf=conf,
+        queued_at=now,
+        data_interval_start=data_interval[0],
+        data_interval_end=data_interval[1],
+    )
+    session.add(run)
+    for task in dag["tasks"].values():
+        if not _task_admits(task, execution_date):
+            continue
+        session.add(
+            TaskInstance(
+                dag_id=dag["dag_id"],
+                run_id=run_id,
+                task_id=task["task_id"],
+                map_index=-1,
+                state=None,
+                try_number=0,
+                max_tries=task["retries"],
+                pool=task["pool"],
+                pool_slots=task["pool_slots"],
+                queue=task["queue"],
+                priority_weight=task["priority_weight_total"],
+                operator=task["operator"],
+                custom_operator_name=task["operator"],
+                executor_config={},
+                updated_at=now,
+            )
+        )
+    session.flush()
+    return run
+
+
+def _task_admits(task: dict[str, Any], execution_date: datetime) -> bool:
+    start = task.get("start_date")
+    end = task.get("end_date")
+    if start is not None and datetime.fromisoformat(start) > execution_date:
+        return False
+    if end is not None and execution_date > datetime.fromisoformat(end):
+        return False
+    return True
+
+
+def find_duplicate(session: Session, dag_id: str, run_id: str, execution_date: datetime) -> DagRun | None:
+    return session.scalars(
+        select(DagRun)
+        .where(DagRun.dag_id == dag_id)
+        .where(or_(DagRun.run_id == run_id, DagRun.execution_date == execution_date))
+        .limit(1)
+    ).first()
+
+
+def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[DagRun, datetime]:
+    """Create a manual run, queued. Returns the run and the execution date as the client gave it.
+
+    Duplicates (same run_id or same execution date) are a 400, also when two triggers race.
+    """
+    dag = get_serialized_dag(session, dag_id)
+    execution_date = request.execution_date or utcnow()
+    if request.replace_microseconds:
+        execution_date = execution_date.replace(microsecond=0)
+    run_id = request.run_id or f"manual__{execution_date.isoformat()}"
+    if find_duplicate(session, dag_id, run_id, execution_date) is not None:
+        raise BadRequest(duplicate_message(dag_id, execution_date, run_id))
+    validate_run_id(run_id)
+    try:
+        with session.begin_nested():
+            run = create_dag_run(
+                session,
+                dag=dag,
+                run_id=run_id,
+                execution_date=execution_date,
+                conf=request.conf,
+                run_type="manual",
+                data_interval=infer_manual_data_interval(dag["schedule"], execution_date),
+                external_trigger=True,
+            )
+    except IntegrityError:
+        # Another trigger won the race between our check and our insert.
+        raise BadRequest(duplicate_message(dag_id, execution_date, run_id)) from None
+    return run, execution_date
