@@ -6,23 +6,22 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from slipstream.dates import parse_execution_date, utcnow
-from slipstream.errors import BadRequest
+from slipstream.dates import isoformat, parse_execution_date, utcnow
+from slipstream.errors import BadRequest, NotFound
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
 from slipstream.services.serialized import get_serialized_dag
-from slipstream.states import DagRunState
+from slipstream.states import DAG_RUN_STATES, DagRunState
 from slipstream.timetables import infer_manual_data_interval
 
 ALLOWED_RUN_ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"
-BUILTIN_RUN_ID_PATTERN = (
-    r"^(?:manual|scheduled|dataset_triggered)__(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00)$"
-)
+BUILTIN_RUN_ID_PATTERN = r"^(?:manual|scheduled|dataset_triggered)__(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00)$"
 _allowed_run_id = re.compile(ALLOWED_RUN_ID_PATTERN)
 _builtin_run_id = re.compile(BUILTIN_RUN_ID_PATTERN)
 _TRUTHY = {"true", "t", "y", "yes", "1", "on"}
@@ -75,9 +74,7 @@ def parse_trigger_body(body: Any) -> TriggerRequest:
     run_id = body.get("run_id")
     if run_id is not None and not isinstance(run_id, str):
         raise BadRequest(f"run_id must be a string, not {run_id!r}")
-    return TriggerRequest(
-        run_id=run_id or None, conf=conf, execution_date=execution_date, replace_microseconds=replace
-    )
+    return TriggerRequest(run_id=run_id or None, conf=conf, execution_date=execution_date, replace_microseconds=replace)
 
 
 def _invalid_run_id_message(run_id: str) -> str:
@@ -206,3 +203,84 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
         # Another trigger won the race between our check and our insert.
         raise BadRequest(duplicate_message(dag_id, execution_date, run_id)) from None
     return run, execution_date
+
+
+# -- reading runs -------------------------------------------------------------------------------
+
+
+def dag_run_url(dag_id: str, execution_date: datetime) -> str:
+    """Airflow 2.x's graph-view link, with the date as str() form-encoded."""
+    return f"/dags/{quote(dag_id, safe='')}/graph?execution_date={quote_plus(str(execution_date))}"
+
+
+def parse_state_filter(state: str | None) -> str | None:
+    if state is None or state == "":
+        return None
+    lowered = state.lower()
+    if lowered not in DAG_RUN_STATES:
+        raise BadRequest(f"Invalid state {state!r}: the valid states are {', '.join(DAG_RUN_STATES)}")
+    return lowered
+
+
+def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict[str, Any]]:
+    """The list endpoint's items, oldest execution date first. An unknown DAG is a 400, as in Airflow."""
+    try:
+        get_serialized_dag(session, dag_id)
+    except NotFound as exc:
+        raise BadRequest(exc.message) from None
+    wanted = parse_state_filter(state)
+    query = select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date).where(
+        DagRun.dag_id == dag_id
+    )
+    if wanted is not None:
+        query = query.where(DagRun.state == wanted)
+    return [
+        {
+            "dag_id": dag_id,
+            "dag_run_url": dag_run_url(dag_id, row.execution_date),
+            "execution_date": row.execution_date.isoformat(),
+            "id": row.id,
+            "run_id": row.run_id,
+            "start_date": isoformat(row.start_date),
+            "state": row.state,
+        }
+        for row in session.execute(query.order_by(DagRun.execution_date))
+    ]
+
+
+def run_not_found_message(dag_id: str, execution_date: datetime) -> str:
+    return f"Dag Run for date {execution_date} not found in dag {dag_id}"
+
+
+def get_dag_run(session: Session, dag_id: str, execution_date: datetime) -> DagRun:
+    """The run at exactly that instant (any offset naming it matches)."""
+    run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.execution_date == execution_date))
+    if run is None:
+        raise NotFound(run_not_found_message(dag_id, execution_date))
+    return run
+
+
+def latest_runs(session: Session) -> list[dict[str, str]]:
+    """One item per DAG that has runs: its latest execution date, whatever the state; by dag_id."""
+    latest = (
+        select(DagRun.dag_id, func.max(DagRun.execution_date).label("execution_date"))
+        .group_by(DagRun.dag_id)
+        .subquery()
+    )
+    query = (
+        select(DagRun.dag_id, DagRun.execution_date, DagRun.start_date)
+        .join(
+            latest,
+            (DagRun.dag_id == latest.c.dag_id) & (DagRun.execution_date == latest.c.execution_date),
+        )
+        .order_by(DagRun.dag_id)
+    )
+    return [
+        {
+            "dag_id": row.dag_id,
+            "dag_run_url": dag_run_url(row.dag_id, row.execution_date),
+            "execution_date": row.execution_date.isoformat(),
+            "start_date": isoformat(row.start_date),
+        }
+        for row in session.execute(query)
+    ]

@@ -1,0 +1,28 @@
+"""Triggering, listing and reading DAG runs."""
+
+from __future__ import annotations
+
+from handlers._responses import json_response
+from handlers._unit_of_work import reading, writing
+from slipstream.dates import parse_execution_date
+from slipstream.services import dag_runs
+
+
+def trigger_dag_run(dag_id: str, body):
+    request = dag_runs.parse_trigger_body(body)
+    with writing() as session:
+        run, execution_date = dag_runs.trigger_dag_run(session, dag_id, request)
+        message = f"Created {dag_runs.dag_run_repr(run, execution_date)}"
+        return json_response({"execution_date": execution_date.isoformat(), "message": message, "run_id": run.run_id})
+
+
+def list_dag_runs(dag_id: str, state: str | None = None):
+    with reading() as session:
+        return json_response(dag_runs.list_dag_runs(session, dag_id, state))
+
+
+def get_dag_run_state(dag_id: str, execution_date: str):
+    when = parse_execution_date(execution_date)
+    with reading() as session:
+        dag_runs.get_serialized_dag(session, dag_id)
+        return json_response({"state": dag_runs.get_dag_run(session, dag_id, when).state})

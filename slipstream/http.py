@@ -1,0 +1,128 @@
+"""HTTP plumbing under Connexion: the error body shape, body limits, lenient bodies, no-store, settings."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from http import HTTPStatus
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipstream.config import Settings
+
+PROBLEM_JSON = "application/problem+json"
+_current_settings: ContextVar[Settings] = ContextVar("slipstream_settings")
+_BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
+
+
+def current_settings() -> Settings:
+    """The settings of the app serving this request (set per request by RequestShapingMiddleware)."""
+    return _current_settings.get()
+
+
+def problem_body(status: int, message: str) -> bytes:
+    """Airflow's {"error": ...} plus RFC 9457 fields, so both Airflow clients and standard tooling read it."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    return orjson.dumps(
+        {"detail": message, "error": message, "status": status, "title": title, "type": "about:blank"},
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+class RequestShapingMiddleware:
+    """Runs outside Connexion's routing and validation.
+
+    - Bodies are read as JSON whatever Content-Type says, as Airflow does (`curl -d` without -H works).
+    - Bodies over settings.max_body_bytes answer 413 before anything parses them; bodies that are not
+      JSON (invalid UTF-8, syntax errors, nesting deeper than orjson's limit) answer 400 here, so the
+      validators behind never see them.
+    - Every response gets `Cache-Control: no-store`.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        _current_settings.set(self.settings)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                headers.append((b"cache-control", b"no-store"))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        if scope["method"] in _BODY_METHODS:
+            body = await self._read_body(scope, receive)
+            if isinstance(body, tuple):
+                await send_error(send, *body)
+                return
+            headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            scope = dict(scope, headers=headers)
+            receive = _replay(body)
+        await self.app(scope, receive, send_with_headers)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | tuple[int, str]:
+        limit = self.settings.max_body_bytes
+        too_large = (413, f"Request body is larger than the limit of {limit} bytes")
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > limit:
+                return too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body.strip():
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return 400, f"Request body is not valid JSON: {exc}"
+        return body
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def send_error(send: Send, status: int, message: str, extra_headers: list | None = None) -> None:
+    body = problem_body(status, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *(extra_headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
