@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
-from connexion import AsyncApp
-from connexion.exceptions import ProblemException
-from connexion.jsonifier import Jsonifier
-from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from connexion.middleware import MiddlewarePosition
-from connexion.options import SwaggerUIOptions
-from starlette.exceptions import HTTPException
 
-from slipstream.config import Settings
-from slipstream.errors import SlipstreamError
-from slipstream.http import PROBLEM_JSON, RequestShapingMiddleware, problem_body
+# Connexion imports Starlette's test client at import time, which warns about httpx; not ours to fix.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from connexion import AsyncApp  # noqa: E402
+from connexion.exceptions import ProblemException  # noqa: E402
+from connexion.jsonifier import Jsonifier  # noqa: E402
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse  # noqa: E402
+from connexion.middleware import MiddlewarePosition  # noqa: E402
+from connexion.options import SwaggerUIOptions  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
+
+from slipstream.config import Settings  # noqa: E402
+from slipstream.errors import SlipstreamError  # noqa: E402
+from slipstream.http import PROBLEM_JSON, RequestShapingMiddleware, problem_body  # noqa: E402
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "experimental.yaml"
 BASE_PATH = "/api/experimental"
@@ -111,3 +116,8 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     app.add_error_handler(HTTPException, _handle_http)
     app.add_error_handler(Exception, _handle_unexpected)
     return app
+
+
+def create_app_from_env() -> AsyncApp:
+    """Factory for uvicorn workers: each worker process reads SLIPSTREAM_* itself."""
+    return create_app(Settings.from_env())
