@@ -26,6 +26,7 @@ run: $(VENV)/.installed
 	exec $(BIN)/slipstream standalone
 
 test: $(VENV)/.test-installed
+	-@scripts/ensure-services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
