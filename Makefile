@@ -28,6 +28,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.test-installed
 	-@scripts/ensure-services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if $(BIN)/python -m tests.databases; then \
+		echo "== the whole suite again, on PostgreSQL =="; \
+		SLIPSTREAM_TEST_BACKEND=postgres $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else echo "PostgreSQL run skipped: no server answers"; fi
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

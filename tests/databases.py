@@ -82,3 +82,13 @@ class PostgresDatabases:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'slipstream.db'}"
+
+
+if __name__ == "__main__":
+    # `python -m tests.databases`: exit 0 when PostgreSQL answers, else print why and exit 1.
+    import sys
+
+    why = postgres_unreachable_reason()
+    if why:
+        print(why)
+    sys.exit(1 if why else 0)
