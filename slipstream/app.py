@@ -26,6 +26,7 @@ from slipstream.errors import SlipstreamError  # noqa: E402
 from slipstream.http import PROBLEM_JSON, RequestShapingMiddleware, problem_body  # noqa: E402
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "experimental.yaml"
+HEALTH_SPEC_PATH = SPEC_PATH.with_name("health.yaml")
 BASE_PATH = "/api/experimental"
 
 
@@ -109,6 +110,12 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
         strict_validation=True,
         validate_responses=validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui", spec_path="/openapi.json"),
+    )
+    app.add_api(
+        load_spec(HEALTH_SPEC_PATH),
+        base_path="",
+        validate_responses=validate_responses,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False),
     )
     app.add_middleware(RequestShapingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, settings=settings)
     app.add_error_handler(SlipstreamError, _handle_domain_error)
