@@ -1,0 +1,71 @@
+"""Several API worker processes share nothing but the database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from slipstream.dag_processing import process_all
+from slipstream.db import session_scope
+from slipstream.models import DagRun
+from tests.live_server import ApiServer
+
+pytestmark = pytest.mark.slow
+
+DAG_ID = "example_bash_operator"
+
+
+@pytest.fixture
+def two_workers(settings, tmp_path):
+    settings = settings.with_overrides(load_examples=True, auth_backend="default")
+    process_all(settings)
+    with ApiServer(settings, workers=2) as server:
+        yield settings, server
+
+
+async def _trigger_concurrently(base_url: str, body: dict, count: int) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        url = f"/api/experimental/dags/{DAG_ID}/dag_runs"
+        return await asyncio.gather(*(client.post(url, json=body) for _ in range(count)))
+
+
+def _runs(settings) -> int:
+    with session_scope(settings.database_url, write=False) as session:
+        return session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == DAG_ID))
+
+
+def test_fifty_duplicate_triggers_create_exactly_one_run(two_workers):
+    settings, server = two_workers
+    body = {"run_id": "only_once", "execution_date": "2030-01-01T00:00:00+00:00"}
+
+    responses = asyncio.run(_trigger_concurrently(server.base_url, body, 50))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * 49, statuses
+    duplicate = (
+        "A DAG Run already exists for DAG example_bash_operator at 2030-01-01 00:00:00+00:00 with run id only_once"
+    )
+    for response in responses:
+        if response.status_code == 400:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["error"] == duplicate
+    assert _runs(settings) == 1
+
+
+def test_same_execution_date_with_different_run_ids_creates_one_run(two_workers):
+    settings, server = two_workers
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            url = f"/api/experimental/dags/{DAG_ID}/dag_runs"
+            bodies = [{"run_id": f"racer_{n}", "execution_date": "2031-05-05T05:05:05+00:00"} for n in range(20)]
+            return await asyncio.gather(*(client.post(url, json=b) for b in bodies))
+
+    responses = asyncio.run(race())
+
+    assert sorted(r.status_code for r in responses) == [200] + [400] * 19
+    assert _runs(settings) == 1
