@@ -13,7 +13,8 @@ from rich.table import Table
 
 from slipstream.config import Settings
 
-console = Console()
+# Piped output keeps whole values instead of squeezing tables into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 

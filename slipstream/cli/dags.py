@@ -61,3 +61,56 @@ def reserialize_command() -> None:
     for filename, error in sorted(report.import_errors.items()):
         last_line = error.strip().splitlines()[-1] if error.strip() else ""
         console.print(f"[red]Import error[/red] in {filename}: {last_line}")
+
+
+@app.command("trigger")
+def trigger_command(
+    dag_id: str,
+    run_id: str = typer.Option(None, "--run-id", "-r", help="Run id (default manual__<execution date>)"),
+    conf: str = typer.Option(None, "--conf", "-c", help="JSON object passed to the run as dag_run.conf"),
+    execution_date: str = typer.Option(None, "--exec-date", "-e", help="Execution date (default now)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Trigger a DAG run, exactly as POST /dags/{dag_id}/dag_runs does."""
+    from slipstream.errors import SlipstreamError
+    from slipstream.services import audit, dag_runs
+
+    body = {"run_id": run_id, "conf": conf, "execution_date": execution_date}
+    try:
+        request = dag_runs.parse_trigger_body(body)
+        with session_scope(load_settings().database_url) as session:
+            run, when = dag_runs.trigger_dag_run(session, dag_id, request)
+            audit.record(session, audit.DAG_RUN_TRIGGER, dag_id=dag_id, target=run.run_id, **audit.cli_actor())
+            result = {"execution_date": when.isoformat(), "run_id": run.run_id, "state": run.state}
+    except SlipstreamError as exc:
+        fail(exc.message)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"Created run [bold]{result['run_id']}[/bold] of {dag_id} at {result['execution_date']} (queued)")
+
+
+def _set_paused(dag_id: str, paused: bool) -> None:
+    from slipstream.errors import SlipstreamError
+    from slipstream.services import audit, pausing
+
+    try:
+        with session_scope(load_settings().database_url) as session:
+            pausing.set_paused(session, dag_id, paused)
+            event = audit.DAG_PAUSE if paused else audit.DAG_UNPAUSE
+            audit.record(session, event, dag_id=dag_id, **audit.cli_actor())
+    except SlipstreamError as exc:
+        fail(exc.message)
+    console.print(f"{dag_id} is {'paused' if paused else 'unpaused'}")
+
+
+@app.command("pause")
+def pause_command(dag_id: str) -> None:
+    """Pause a DAG: no new runs start; running tasks finish."""
+    _set_paused(dag_id, True)
+
+
+@app.command("unpause")
+def unpause_command(dag_id: str) -> None:
+    """Unpause a DAG: its queued runs start."""
+    _set_paused(dag_id, False)
