@@ -33,18 +33,19 @@ def parse_execution_date(raw: object) -> datetime:
     if not isinstance(parsed, datetime):
         # pendulum gives Date/Time/Duration objects for some inputs ("P1D", "10:00"): not instants.
         raise BadRequest(invalid_date_message(raw))
-    offset = parsed.utcoffset() or timedelta(0)
-    value = datetime(
-        parsed.year,
-        parsed.month,
-        parsed.day,
-        parsed.hour,
-        parsed.minute,
-        parsed.second,
-        parsed.microsecond,
-        tzinfo=UTC if offset == timedelta(0) else timezone(offset),
-    )
     try:
+        # An offset of a day or more ("+99:00") parses but is not a valid UTC offset.
+        offset = parsed.utcoffset() or timedelta(0)
+        value = datetime(
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+            tzinfo=UTC if offset == timedelta(0) else timezone(offset),
+        )
         value.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         raise BadRequest(invalid_date_message(raw)) from exc

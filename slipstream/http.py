@@ -13,6 +13,9 @@ from slipstream.config import Settings
 PROBLEM_JSON = "application/problem+json"
 _current_settings: ContextVar[Settings] = ContextVar("slipstream_settings")
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
+# orjson stops at 1024 levels, but Connexion re-parses bodies with the standard library's recursive
+# json module (and jsonschema and SQLAlchemy recurse too): ~1000 levels there is a RecursionError.
+MAX_JSON_DEPTH = 512
 
 
 def current_settings() -> Settings:
@@ -92,10 +95,29 @@ class RequestShapingMiddleware:
         body = b"".join(chunks)
         if body.strip():
             try:
-                orjson.loads(body)
+                document = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 return 400, f"Request body is not valid JSON: {exc}"
+            if _nesting_exceeds(document, MAX_JSON_DEPTH):
+                return 400, f"Request body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels"
         return body
+
+
+def _nesting_exceeds(document: object, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than `limit`, found without recursion."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _replay(body: bytes) -> Receive:

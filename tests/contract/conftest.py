@@ -1,0 +1,82 @@
+"""Fixtures for the contract tests: the app on a database holding the example DAGs, a few runs and pools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slipstream.app import create_app
+from slipstream.config import Settings
+from slipstream.db import get_engine, session_scope
+from slipstream.models import DagModel
+from tests.api.support import BASE, BASH_DAG, api_settings, build_template_database, copy_database
+
+# Runs the contract tests can find: the spec's own example date, and dates with task instances.
+SEED_RUNS = [
+    {"run_id": "spec_example", "execution_date": "2016-11-16T11:34:15"},
+    {"run_id": "seed_1", "execution_date": "2030-03-04T05:06:07.123456+00:00", "conf": {"key": "value"}},
+    {"run_id": "seed_2", "execution_date": "2022-01-01T00:00:00+00:00"},
+]
+# Bare DAG rows for the delete operations to remove, so that deleting does not cost the example DAGs.
+DISPOSABLE_DAG_IDS = [f"disposable_{i:02d}" for i in range(40)]
+EXAMPLE_DAG_IDS = ("example_bash_operator", "example_pool", "example_python_operator")
+
+
+@pytest.fixture(scope="session")
+def contract_template_database(tmp_path_factory) -> Path:
+    return build_template_database(tmp_path_factory.mktemp("contract_template"))
+
+
+def seed(app, settings: Settings) -> None:
+    client = app.test_client()
+    for body in SEED_RUNS:
+        response = client.post(f"{BASE}/dags/{BASH_DAG}/dag_runs", json=body)
+        assert response.status_code == 200, response.text
+    response = client.post(f"{BASE}/pools", json={"name": "experimental_1", "slots": 0, "description": "e1"})
+    assert response.status_code == 200, response.text
+    with session_scope(settings.database_url) as db:
+        for dag_id in DISPOSABLE_DAG_IDS:
+            db.add(DagModel(dag_id=dag_id, fileloc=""))
+
+
+def restore_example_dags(app, settings: Settings) -> None:
+    """After an example DAG was deleted: parse the example files again and re-create the seeded runs."""
+    from slipstream.dag_processing import process_all
+
+    process_all(settings)
+    client = app.test_client()
+    for body in SEED_RUNS:
+        response = client.post(f"{BASE}/dags/{BASH_DAG}/dag_runs", json=body)
+        # 400: the run survived (another DAG was deleted).
+        assert response.status_code in (200, 400), response.text
+
+
+def fresh_app(template: Path, home: Path):
+    """An app on its own seeded copy of the template. Response validation is on: a response that breaks
+    the spec becomes a 500, which the checks report too."""
+    settings = api_settings(home)
+    settings.dags_folder.mkdir(parents=True, exist_ok=True)
+    copy_database(template, home / "slipstream.db")
+    app = create_app(settings, validate_responses=True)
+    seed(app, settings)
+    return app, settings
+
+
+@pytest.fixture(scope="module")
+def contract_app_and_settings(contract_template_database, tmp_path_factory) -> Iterator[tuple]:
+    """One database per module: Hypothesis runs many examples, and every operation, against one app."""
+    app, settings = fresh_app(contract_template_database, tmp_path_factory.mktemp("contract"))
+    yield app, settings
+    get_engine(settings.database_url).dispose()
+
+
+@pytest.fixture(scope="module")
+def contract_app(contract_app_and_settings):
+    return contract_app_and_settings[0]
+
+
+@pytest.fixture(scope="module")
+def contract_settings(contract_app_and_settings) -> Settings:
+    return contract_app_and_settings[1]
