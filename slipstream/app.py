@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
+import re
 import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +22,12 @@ from connexion.exceptions import ProblemException  # noqa: E402
 from connexion.jsonifier import Jsonifier  # noqa: E402
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse  # noqa: E402
 from connexion.middleware import MiddlewarePosition  # noqa: E402
+from connexion.middleware.lifespan import Lifespan  # noqa: E402
 from connexion.options import SwaggerUIOptions  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 
 from slipstream.config import Settings  # noqa: E402
+from slipstream.connexion_cache import VALIDATOR_MAP_CACHED, use_cached_operations  # noqa: E402
 from slipstream.errors import SlipstreamError  # noqa: E402
 from slipstream.http import PROBLEM_JSON, RequestShapingMiddleware, problem_body  # noqa: E402
 
@@ -80,7 +86,36 @@ async def _handle_problem(_request: ConnexionRequest, exc: Exception) -> Connexi
     return _error_response(exc.status, _problem_message(exc), headers)
 
 
-async def _handle_http(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_routes() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    routes = []
+    for base_path, spec_path in ((BASE_PATH, SPEC_PATH), ("", HEALTH_SPEC_PATH)):
+        spec = load_spec(spec_path)
+        shared = spec.get("components", {}).get("parameters", {})
+        for template, item in spec.get("paths", {}).items():
+            methods = {method.upper() for method in item if method in _HTTP_METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            # A `format: path` parameter may hold slashes, as Connexion routes it.
+            parameters = [shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in item.get("parameters", [])]
+            slashed = {p["name"] for p in parameters if p.get("schema", {}).get("format") == "path"}
+            pattern = ""
+            for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", base_path + template):
+                pattern += re.escape(literal) + ((".+" if name in slashed else "[^/]+") if name else "")
+            routes.append((re.compile(f"^{pattern}$"), frozenset(methods)))
+    return tuple(routes)
+
+
+def _allowed_methods(path: str) -> list[str]:
+    """Every method the specs route at this path. Connexion adds one route per operation, so Starlette's
+    405 names only the first route's methods; RFC 9110 wants all of them in `Allow`."""
+    return sorted({method for pattern, methods in _spec_routes() if pattern.match(path) for method in methods})
+
+
+async def _handle_http(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, HTTPException)
     messages = {
         404: "The requested URL was not found on the server. If you entered the URL manually please check "
@@ -88,7 +123,10 @@ async def _handle_http(_request: ConnexionRequest, exc: Exception) -> ConnexionR
         405: "The method is not allowed for the requested URL.",
     }
     message = messages.get(exc.status_code) or str(exc.detail)
-    return _error_response(exc.status_code, message, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request.scope["path"])):
+        headers["Allow"] = ", ".join(allowed)
+    return _error_response(exc.status_code, message, headers)
 
 
 async def _handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -98,17 +136,21 @@ async def _handle_unexpected(_request: ConnexionRequest, exc: Exception) -> Conn
     return _error_response(500, "Internal server error: this is a bug in Slipstream, please report it")
 
 
-def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> AsyncApp:
+def create_app(
+    settings: Settings | None = None, *, validate_responses: bool = False, lifespan: Lifespan | None = None
+) -> AsyncApp:
     settings = settings or Settings.from_env()
-    from slipstream.auth import prepare_spec_security  # auth decides how the spec's security applies
+    from slipstream.auth import SECURITY_MAP, prepare_spec_security  # auth decides how the spec's security applies
 
     spec = prepare_spec_security(load_spec(), settings)
-    app = AsyncApp(__name__, jsonifier=OrjsonJsonifier())
+    app = AsyncApp(__name__, jsonifier=OrjsonJsonifier(), validator_map=VALIDATOR_MAP_CACHED, lifespan=lifespan)
+    use_cached_operations(app)
     app.add_api(
         spec,
         base_path=BASE_PATH,
         strict_validation=True,
         validate_responses=validate_responses,
+        security_map=SECURITY_MAP,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui", spec_path="/openapi.json"),
     )
     app.add_api(
@@ -125,6 +167,14 @@ def create_app(settings: Settings | None = None, *, validate_responses: bool = F
     return app
 
 
+@contextlib.asynccontextmanager
+async def _freeze_startup_objects(_app: Any) -> AsyncIterator[None]:
+    # The spec, validators and mappers built at startup live as long as the worker; frozen, the cyclic
+    # GC's full passes stop walking all of them every few hundred requests (a quarter of /test's CPU).
+    gc.freeze()
+    yield
+
+
 def create_app_from_env() -> AsyncApp:
     """Factory for uvicorn workers: each worker process reads SLIPSTREAM_* itself."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), lifespan=_freeze_startup_objects)
