@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from handlers._audit import actor
 from handlers._responses import json_response, text_response
 from handlers._unit_of_work import reading, writing
-from slipstream.services import dag_code, dag_deletion, pausing, task_views
+from slipstream.services import audit, dag_code, dag_deletion, pausing, task_views
 
 
 def get_task(dag_id: str, task_id: str):
@@ -19,8 +20,10 @@ def get_dag_code(dag_id: str):
 
 
 def set_dag_paused(dag_id: str, paused: str):
+    pause = paused.lower() == "true"
     with writing() as session:
-        pausing.set_paused(session, dag_id, paused.lower() == "true")
+        pausing.set_paused(session, dag_id, pause)
+        audit.record(session, audit.DAG_PAUSE if pause else audit.DAG_UNPAUSE, dag_id=dag_id, **actor())
     return json_response({"response": "ok"})
 
 
@@ -32,6 +35,7 @@ def get_dag_paused(dag_id: str):
 def delete_dag(dag_id: str):
     with writing() as session:
         count = dag_deletion.delete_dag(session, dag_id)
+        audit.record(session, audit.DAG_DELETE, dag_id=dag_id, extra={"count": count}, **actor())
     return json_response({"count": count, "message": f"Removed {count} record(s)"})
 
 

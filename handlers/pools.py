@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from handlers._audit import actor
 from handlers._responses import json_response
 from handlers._unit_of_work import reading, writing
-from slipstream.services import pools
+from slipstream.services import audit, pools
 
 
 def list_pools():
     with reading() as session:
-        return json_response([pools.pool_to_json(p) for p in pools.list_pools(session)])
+        return json_response(pools.list_pools_json(session))
 
 
 def get_pool(name: str):
@@ -19,6 +20,7 @@ def get_pool(name: str):
 
 def create_pool(body: dict):
     with writing() as session:
+        existed = pools.pool_exists(session, body["name"])
         pool = pools.create_or_update_pool(
             session,
             name=body["name"],
@@ -26,9 +28,18 @@ def create_pool(body: dict):
             description=body.get("description", pools.UNSET),
             include_deferred=body.get("include_deferred"),
         )
+        audit.record(
+            session,
+            audit.POOL_UPDATE if existed else audit.POOL_CREATE,
+            target=pool.pool,
+            extra={"slots": pool.slots},
+            **actor(),
+        )
         return json_response(pools.pool_to_json(pool))
 
 
 def delete_pool(name: str):
     with writing() as session:
-        return json_response(pools.pool_to_json(pools.delete_pool(session, name)))
+        pool = pools.delete_pool(session, name)
+        audit.record(session, audit.POOL_DELETE, target=name, extra={"slots": pool.slots}, **actor())
+        return json_response(pools.pool_to_json(pool))

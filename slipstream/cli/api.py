@@ -35,6 +35,9 @@ def check_open_access(settings: Settings) -> None:
 
 def serve(settings: Settings, workers: int | None = None) -> None:
     """Run uvicorn in the foreground until Ctrl-C / SIGTERM."""
+    from slipstream.auth import check_backend  # a misspelt backend fails here, not in every worker
+
+    check_backend(settings)
     check_open_access(settings)
     workers = workers or settings.workers
     # Worker processes build their own app from the environment; make it match these settings.
@@ -66,5 +69,5 @@ def api(
         os.environ["SLIPSTREAM_HOST"] = host
     try:
         serve(settings, workers)
-    except PermissionError as exc:
+    except (PermissionError, ValueError) as exc:
         fail(str(exc), code=2)

@@ -7,7 +7,7 @@ import typer
 from slipstream.cli.common import fail, load_settings, print_json, print_table
 from slipstream.db import session_scope
 from slipstream.errors import SlipstreamError
-from slipstream.services import pools
+from slipstream.services import audit, pools
 
 app = typer.Typer(no_args_is_help=True, help="Manage pools.")
 
@@ -45,7 +45,11 @@ def set_command(
     try:
         with session_scope(load_settings().database_url) as session:
             kwargs = {} if description is None else {"description": description}
-            row = pools.pool_to_json(pools.create_or_update_pool(session, name=name, slots=slots, **kwargs))
+            existed = pools.pool_exists(session, name)
+            pool = pools.create_or_update_pool(session, name=name, slots=slots, **kwargs)
+            event = audit.POOL_UPDATE if existed else audit.POOL_CREATE
+            audit.record(session, event, target=name, extra={"slots": pool.slots}, **audit.cli_actor())
+            row = pools.pool_to_json(pool)
     except SlipstreamError as exc:
         fail(exc.message)
     _show([row], as_json)
@@ -56,7 +60,9 @@ def delete_command(name: str, as_json: bool = typer.Option(False, "--json", help
     """Delete a pool (not default_pool)."""
     try:
         with session_scope(load_settings().database_url) as session:
-            row = pools.pool_to_json(pools.delete_pool(session, name))
+            pool = pools.delete_pool(session, name)
+            audit.record(session, audit.POOL_DELETE, target=name, extra={"slots": pool.slots}, **audit.cli_actor())
+            row = pools.pool_to_json(pool)
     except SlipstreamError as exc:
         fail(exc.message)
     _show([row], as_json)

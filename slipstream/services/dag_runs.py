@@ -6,17 +6,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import orjson
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipstream.dates import isoformat, parse_execution_date, utcnow
+from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
-from slipstream.services.serialized import get_serialized_dag
+from slipstream.services.serialized import check_dag_exists, get_serialized_dag
 from slipstream.states import DAG_RUN_STATES, DagRunState
 from slipstream.timetables import infer_manual_data_interval
 
@@ -26,6 +27,8 @@ _allowed_run_id = re.compile(ALLOWED_RUN_ID_PATTERN)
 _builtin_run_id = re.compile(BUILTIN_RUN_ID_PATTERN)
 _TRUTHY = {"true", "t", "y", "yes", "1", "on"}
 CONF_MESSAGE = "Dag Run conf must be a dictionary object, other types are not supported"
+# As deep as a request body may nest (slipstream.http.MAX_JSON_DEPTH), for conf sent as a JSON string.
+MAX_CONF_DEPTH = 512
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,25 @@ def parse_conf(conf: Any) -> dict[str, Any]:
             conf = orjson.loads(conf)
         except orjson.JSONDecodeError:
             raise BadRequest(CONF_MESSAGE) from None
+        # The body's nesting limit never saw inside the string; the json module that stores it recurses.
+        if _nests_deeper_than(conf, MAX_CONF_DEPTH):
+            raise BadRequest(f"Dag Run conf nests JSON arrays or objects deeper than {MAX_CONF_DEPTH} levels")
     if not isinstance(conf, dict):
         raise BadRequest(CONF_MESSAGE)
     return conf
+
+
+def _nests_deeper_than(document: Any, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_replace_microseconds(value: Any) -> bool | None:
@@ -129,28 +148,30 @@ def create_dag_run(
         data_interval_end=data_interval[1],
     )
     session.add(run)
-    for task in dag["tasks"].values():
-        if not _task_admits(task, execution_date):
-            continue
-        session.add(
-            TaskInstance(
-                dag_id=dag["dag_id"],
-                run_id=run_id,
-                task_id=task["task_id"],
-                map_index=-1,
-                state=None,
-                try_number=0,
-                max_tries=task["retries"],
-                pool=task["pool"],
-                pool_slots=task["pool_slots"],
-                queue=task["queue"],
-                priority_weight=task["priority_weight_total"],
-                operator=task["operator"],
-                custom_operator_name=task["operator"],
-                executor_config={},
-                updated_at=now,
-            )
-        )
+    task_instances = [
+        {
+            "dag_id": dag["dag_id"],
+            "run_id": run_id,
+            "task_id": task["task_id"],
+            "map_index": -1,
+            "state": None,
+            "try_number": 0,
+            "max_tries": task["retries"],
+            "pool": task["pool"],
+            "pool_slots": task["pool_slots"],
+            "queue": task["queue"],
+            "priority_weight": task["priority_weight_total"],
+            "operator": task["operator"],
+            "custom_operator_name": task["operator"],
+            "executor_config": {},
+            "updated_at": now,
+        }
+        for task in dag["tasks"].values()
+        if _task_admits(task, execution_date)
+    ]
+    if task_instances:
+        # One multi-row INSERT (after the run's, by autoflush) rather than an ORM object per task.
+        session.execute(insert(TaskInstance), task_instances)
     session.flush()
     return run
 
@@ -174,6 +195,20 @@ def find_duplicate(session: Session, dag_id: str, run_id: str, execution_date: d
     ).first()
 
 
+_DUPLICATE = (
+    select(DagRun.id)
+    .where(DagRun.dag_id == bindparam("dag_id"))
+    .where(or_(DagRun.run_id == bindparam("run_id"), DagRun.execution_date == bindparam("execution_date")))
+    .limit(1)
+)
+
+
+def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: datetime) -> bool:
+    """Whether the DAG already has a run with this run_id or at this execution date."""
+    params = {"dag_id": dag_id, "run_id": run_id, "execution_date": execution_date}
+    return execute_core(session, _DUPLICATE, params).first() is not None
+
+
 def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[DagRun, datetime]:
     """Create a manual run, queued. Returns the run and the execution date as the client gave it.
 
@@ -184,7 +219,7 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
     if request.replace_microseconds:
         execution_date = execution_date.replace(microsecond=0)
     run_id = request.run_id or f"manual__{execution_date.isoformat()}"
-    if find_duplicate(session, dag_id, run_id, execution_date) is not None:
+    if has_duplicate(session, dag_id, run_id, execution_date):
         raise BadRequest(duplicate_message(dag_id, execution_date, run_id))
     validate_run_id(run_id)
     try:
@@ -210,7 +245,17 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
 
 def dag_run_url(dag_id: str, execution_date: datetime) -> str:
     """Airflow 2.x's graph-view link, with the date as str() form-encoded."""
-    return f"/dags/{quote(dag_id, safe='')}/graph?execution_date={quote_plus(str(execution_date))}"
+    return f"/dags/{quote(dag_id, safe='')}/graph?execution_date={_form_encoded_str(execution_date.isoformat())}"
+
+
+# str(d) is d.isoformat() with a space for the "T"; quote_plus turns that space into "+" and escapes
+# ":" and "+". A datetime's isoformat() has no other character quote_plus would change.
+_STR_FORM_ENCODED = str.maketrans({"T": "+", ":": "%3A", "+": "%2B"})
+
+
+def _form_encoded_str(iso: str) -> str:
+    """quote_plus(str(d)) from iso = d.isoformat(), without formatting the date twice."""
+    return iso.translate(_STR_FORM_ENCODED)
 
 
 def parse_state_filter(state: str | None) -> str | None:
@@ -222,29 +267,37 @@ def parse_state_filter(state: str | None) -> str | None:
     return lowered
 
 
+_RUN_LIST = (
+    select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date)
+    .where(DagRun.dag_id == bindparam("dag_id"))
+    .order_by(DagRun.execution_date)
+)
+_RUN_LIST_IN_STATE = _RUN_LIST.where(DagRun.state == bindparam("state"))
+
+
 def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict[str, Any]]:
     """The list endpoint's items, oldest execution date first. An unknown DAG is a 400, as in Airflow."""
     try:
-        get_serialized_dag(session, dag_id)
+        check_dag_exists(session, dag_id)
     except NotFound as exc:
         raise BadRequest(exc.message) from None
     wanted = parse_state_filter(state)
-    query = select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date).where(
-        DagRun.dag_id == dag_id
-    )
-    if wanted is not None:
-        query = query.where(DagRun.state == wanted)
+    query = _RUN_LIST if wanted is None else _RUN_LIST_IN_STATE
+    url_prefix = f"/dags/{quote(dag_id, safe='')}/graph?execution_date="
     return [
         {
             "dag_id": dag_id,
-            "dag_run_url": dag_run_url(dag_id, row.execution_date),
-            "execution_date": row.execution_date.isoformat(),
-            "id": row.id,
-            "run_id": row.run_id,
-            "start_date": isoformat(row.start_date),
-            "state": row.state,
+            "dag_run_url": url_prefix + _form_encoded_str(iso),
+            "execution_date": iso,
+            "id": run_pk,
+            "run_id": run_id,
+            "start_date": isoformat(start_date),
+            "state": run_state,
         }
-        for row in session.execute(query.order_by(DagRun.execution_date))
+        for run_pk, run_id, run_state, execution_date, start_date in execute_core(
+            session, query, {"dag_id": dag_id, "state": wanted}
+        ).all()
+        for iso in (execution_date.isoformat(),)
     ]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
 from slipstream.models import POOL_NAME_LENGTH, Pool
 
@@ -32,6 +33,9 @@ def pool_to_json(pool: Pool) -> dict[str, Any]:
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("Pool name shouldn't be empty")
+    # Control characters corrupt terminals and logs, and PostgreSQL refuses NUL in text (a 500 otherwise).
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise BadRequest("Pool name can't contain control characters")
     return name
 
 
@@ -63,6 +67,26 @@ def get_pool(session: Session, name: str) -> Pool:
     return pool
 
 
+def pool_exists(session: Session, name: Any) -> bool:
+    """Whether a pool of that name exists; False for a name no pool can have (never a query with it)."""
+    try:
+        _check_name(name)
+    except BadRequest:
+        return False
+    return len(name) <= POOL_NAME_LENGTH and session.scalar(select(Pool.id).where(Pool.pool == name)) is not None
+
+
+_POOLS_JSON = select(Pool.description, Pool.id, Pool.include_deferred, Pool.pool, Pool.slots).order_by(Pool.id)
+
+
+def list_pools_json(session: Session) -> list[dict[str, Any]]:
+    """pool_to_json of every pool, by id, read as plain rows (the API's hot path: no ORM objects)."""
+    return [
+        {"description": description, "id": pk, "include_deferred": bool(deferred), "pool": name, "slots": slots}
+        for description, pk, deferred, name, slots in execute_core(session, _POOLS_JSON)
+    ]
+
+
 def list_pools(session: Session) -> list[Pool]:
     return list(session.scalars(select(Pool).order_by(Pool.id)))
 
@@ -83,6 +107,8 @@ def create_or_update_pool(
     slot_count = parse_slots(slots)
     if len(name) > POOL_NAME_LENGTH:
         raise BadRequest(f"Pool name can't be more than {POOL_NAME_LENGTH} characters")
+    if isinstance(description, str) and "\x00" in description:
+        raise BadRequest("Pool description can't contain NUL characters")
     for _attempt in range(2):
         pool = session.scalar(select(Pool).where(Pool.pool == name))
         if pool is not None:

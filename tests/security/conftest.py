@@ -1,0 +1,124 @@
+"""Fixtures for the security tests: the app under each auth backend, on its own copy of a database
+holding the example DAGs and one user, and a snapshot of every table to prove nothing changed."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from slipstream.app import create_app
+from slipstream.auth import BACKENDS, verified_credentials
+from slipstream.config import Settings
+from slipstream.db import get_engine, session_scope
+from slipstream.services import users
+from tests.api.support import api_settings, build_template_database, copy_database
+
+USERNAME = "auditor"
+PASSWORD = "correct horse battery staple"
+# The address the test client reports as the caller (scope["client"]), so the audit log has one to record.
+CLIENT_ADDRESS = "203.0.113.7"
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+GOOD = basic(USERNAME, PASSWORD)
+WRONG = basic(USERNAME, "not the password")
+
+
+@dataclass
+class SecureApp:
+    settings: Settings
+    client: Any
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        return snapshot_tables(self.settings.database_url)
+
+
+def snapshot_tables(database_url: str) -> dict[str, list[tuple]]:
+    """Every row of every table, in a stable order: equal snapshots mean nothing stored changed."""
+    engine = get_engine(database_url)
+    tables = inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        return {
+            table: sorted(
+                (tuple(row) for row in connection.execute(text(f'SELECT * FROM "{table}"'))),
+                key=repr,
+            )
+            for table in tables
+        }
+
+
+@pytest.fixture(scope="session")
+def security_database(tmp_path_factory) -> Path:
+    """Migrations, the example DAGs and the user `auditor`, built once and copied for each test."""
+    home = tmp_path_factory.mktemp("security_template")
+    database = build_template_database(home)
+    settings = api_settings(home)
+    with session_scope(settings.database_url) as session:
+        users.create_user(session, USERNAME, PASSWORD, actor={"username": None, "remote_addr": "test-setup"})
+    get_engine(settings.database_url).dispose()
+    return database
+
+
+def build_app(template: Path, home: Path, backend: str, **overrides: Any) -> SecureApp:
+    """The app under `backend` on its own copy of the template database, in `home`."""
+    home.mkdir(parents=True)
+    settings = api_settings(home, auth_backend=backend, **overrides)
+    settings.dags_folder.mkdir(parents=True, exist_ok=True)
+    copy_database(template, home / "slipstream.db")
+    app = create_app(settings, validate_responses=True)
+    return SecureApp(settings, app.test_client(client=(CLIENT_ADDRESS, 40000)))
+
+
+@pytest.fixture
+def make_app(security_database, tmp_path) -> Iterator:
+    """make_app(backend) -> SecureApp: a fresh database copy served under that SLIPSTREAM_AUTH_BACKEND."""
+    made: list[SecureApp] = []
+
+    def make(backend: str = "basic_auth", **overrides: Any) -> SecureApp:
+        made.append(build_app(security_database, tmp_path / f"{backend}-{len(made)}", backend, **overrides))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_engine(app.settings.database_url).dispose()
+
+
+@pytest.fixture(scope="module")
+def module_apps(security_database, tmp_path_factory) -> Iterator[dict[str, SecureApp]]:
+    """One app per backend, shared by a module's tests that only read (or only need "not 401/403")."""
+    root = tmp_path_factory.mktemp("backends")
+    apps = {backend: build_app(security_database, root / backend, backend) for backend in BACKENDS}
+    yield apps
+    for app in apps.values():
+        get_engine(app.settings.database_url).dispose()
+
+
+@pytest.fixture
+def secure(make_app) -> SecureApp:
+    """The default backend, basic_auth."""
+    return make_app("basic_auth")
+
+
+@pytest.fixture
+def fresh_credentials_cache() -> Iterator[None]:
+    """Tests about argon2 verification start without cached verifications."""
+    verified_credentials.clear()
+    yield
+    verified_credentials.clear()
+
+
+def user_hash(database_url: str, username: str) -> str | None:
+    from slipstream.models import User
+
+    with session_scope(database_url, write=False) as session:
+        return session.scalar(select(User.password_hash).where(User.username == username))
