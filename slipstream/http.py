@@ -9,13 +9,13 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipstream.config import Settings
+from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 
 PROBLEM_JSON = "application/problem+json"
 _current_settings: ContextVar[Settings] = ContextVar("slipstream_settings")
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
 # orjson stops at 1024 levels, but Connexion re-parses bodies with the standard library's recursive
 # json module (and jsonschema and SQLAlchemy recurse too): ~1000 levels there is a RecursionError.
-MAX_JSON_DEPTH = 512
 
 
 def current_settings() -> Settings:
@@ -39,9 +39,8 @@ class RequestShapingMiddleware:
     """Runs outside Connexion's routing and validation.
 
     - Bodies are read as JSON whatever Content-Type says, as Airflow does (`curl -d` without -H works).
-    - Bodies over settings.max_body_bytes answer 413 before anything parses them; bodies that are not
-      JSON (invalid UTF-8, syntax errors, nesting deeper than orjson's limit) answer 400 here, so the
-      validators behind never see them.
+    - Bodies over settings.max_body_bytes answer 413 before anything parses them; the body is then
+      buffered and replayed (JsonBodyCheckMiddleware, after security, checks that it is JSON).
     - Every response gets `Cache-Control: no-store`.
     """
 
@@ -92,32 +91,41 @@ class RequestShapingMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        if body.strip():
-            try:
-                document = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                return 400, f"Request body is not valid JSON: {exc}"
-            if _nesting_exceeds(document, MAX_JSON_DEPTH):
-                return 400, f"Request body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels"
-        return body
+        return b"".join(chunks)
 
 
-def _nesting_exceeds(document: object, limit: int) -> bool:
-    """Whether arrays/objects nest deeper than `limit`, found without recursion."""
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+class JsonBodyCheckMiddleware:
+    """Refuses bodies that are not JSON (syntax, invalid UTF-8, nesting deeper than MAX_JSON_DEPTH).
+
+    It sits after Connexion's security layer, so a client without credentials hears 401 first,
+    and before validation, so the recursive parsers behind never see such a body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            message = await receive()
+            body = message.get("body", b"")
+            problem = _json_problem(body)
+            if problem:
+                await send_error(send, 400, problem)
+                return
+            receive = _replay(body)
+        await self.app(scope, receive, send)
+
+
+def _json_problem(body: bytes) -> str | None:
+    if not body.strip():
+        return None
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return f"Request body is not valid JSON: {exc}"
+    if nests_deeper_than(document, MAX_JSON_DEPTH):
+        return f"Request body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels"
+    return None
 
 
 def _replay(body: bytes) -> Receive:

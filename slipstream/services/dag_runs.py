@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from slipstream.dates import isoformat, parse_execution_date, utcnow
 from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
+from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
 from slipstream.services.serialized import check_dag_exists, get_serialized_dag
 from slipstream.states import DAG_RUN_STATES, DagRunState
@@ -27,8 +28,6 @@ _allowed_run_id = re.compile(ALLOWED_RUN_ID_PATTERN)
 _builtin_run_id = re.compile(BUILTIN_RUN_ID_PATTERN)
 _TRUTHY = {"true", "t", "y", "yes", "1", "on"}
 CONF_MESSAGE = "Dag Run conf must be a dictionary object, other types are not supported"
-# As deep as a request body may nest (slipstream.http.MAX_JSON_DEPTH), for conf sent as a JSON string.
-MAX_CONF_DEPTH = 512
 
 
 @dataclass(frozen=True)
@@ -51,24 +50,11 @@ def parse_conf(conf: Any) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             raise BadRequest(CONF_MESSAGE) from None
         # The body's nesting limit never saw inside the string; the json module that stores it recurses.
-        if _nests_deeper_than(conf, MAX_CONF_DEPTH):
-            raise BadRequest(f"Dag Run conf nests JSON arrays or objects deeper than {MAX_CONF_DEPTH} levels")
+        if nests_deeper_than(conf, MAX_JSON_DEPTH):
+            raise BadRequest(f"Dag Run conf nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(conf, dict):
         raise BadRequest(CONF_MESSAGE)
     return conf
-
-
-def _nests_deeper_than(document: Any, limit: int) -> bool:
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def parse_replace_microseconds(value: Any) -> bool | None:
