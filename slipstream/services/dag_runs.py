@@ -105,6 +105,9 @@ def dag_run_repr(run: DagRun, execution_date: datetime | None = None) -> str:
     )
 
 
+_INSERT_TASK_INSTANCES = insert(TaskInstance.__table__)
+
+
 def create_dag_run(
     session: Session,
     *,
@@ -156,8 +159,8 @@ def create_dag_run(
         if _task_admits(task, execution_date)
     ]
     if task_instances:
-        # One multi-row INSERT (after the run's, by autoflush) rather than an ORM object per task.
-        session.execute(insert(TaskInstance), task_instances)
+        # One executemany INSERT (after the run's, by autoflush) rather than an ORM object per task.
+        execute_core(session, _INSERT_TASK_INSTANCES, task_instances)
     session.flush()
     return run
 
@@ -172,13 +175,17 @@ def _task_admits(task: dict[str, Any], execution_date: datetime) -> bool:
     return True
 
 
+def _comparable_run_id(run_id: str) -> str | None:
+    """None for a run_id with a NUL, which no stored run has (validate_run_id refuses it) and which
+    PostgreSQL refuses in a text parameter (a 500): then only the execution date can clash."""
+    return None if "\x00" in run_id else run_id
+
+
 def find_duplicate(session: Session, dag_id: str, run_id: str, execution_date: datetime) -> DagRun | None:
-    return session.scalars(
-        select(DagRun)
-        .where(DagRun.dag_id == dag_id)
-        .where(or_(DagRun.run_id == run_id, DagRun.execution_date == execution_date))
-        .limit(1)
-    ).first()
+    clash = DagRun.execution_date == execution_date
+    if _comparable_run_id(run_id) is not None:
+        clash = or_(DagRun.run_id == run_id, clash)
+    return session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).where(clash).limit(1)).first()
 
 
 _DUPLICATE = (
@@ -191,7 +198,8 @@ _DUPLICATE = (
 
 def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: datetime) -> bool:
     """Whether the DAG already has a run with this run_id or at this execution date."""
-    params = {"dag_id": dag_id, "run_id": run_id, "execution_date": execution_date}
+    # A None run_id binds as `run_id = NULL`, which matches nothing.
+    params = {"dag_id": dag_id, "run_id": _comparable_run_id(run_id), "execution_date": execution_date}
     return execute_core(session, _DUPLICATE, params).first() is not None
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints its figures beside its targets and a baseline; none asserts."""

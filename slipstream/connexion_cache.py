@@ -1,0 +1,148 @@
+"""Connexion without its per-request rebuilding: the same checks and messages, built once per operation.
+
+Connexion 3 rebuilds, on every request, things that depend only on the operation: the view function's
+decorator chain and URI parser (AsyncOperation.fn), and a jsonschema validator for each parameter
+(after deep-copying its schema) and for the request body. It also lists a path-level parameter once
+more for every middleware that reads the spec (OpenAPIOperation extends the operation's own
+`parameters` list in place), so GET /dags/{dag_id}/dag_runs validated dag_id six times. Measured by
+`python -m bench.api`; these subclasses plug in where Connexion lets one choose the class.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import typing as t
+
+import orjson
+from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
+from connexion.context import receive, scope
+from connexion.datastructures import MediaTypeDict
+from connexion.decorators import StarletteDecorator
+from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator
+from connexion.utils import is_null, is_nullable
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator, ValidationError
+
+_FORMAT_CHECKER = Draft4Validator.FORMAT_CHECKER
+
+
+class _SchemaValidators:
+    """One jsonschema validator per schema dict of the spec (which lives as long as the app)."""
+
+    def __init__(self, factory: t.Callable[[dict], t.Any]) -> None:
+        self._factory = factory
+        self._validators: dict[int, tuple[dict, t.Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, schema: dict) -> t.Any:
+        cached = self._validators.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        validator = self._factory(schema)
+        with self._lock:
+            self._validators[id(schema)] = (schema, validator)  # the schema is kept, so its id stays unique
+        return validator
+
+
+_parameter_validators = _SchemaValidators(lambda param: Draft4Validator(param, format_checker=_FORMAT_CHECKER))
+_body_validators = _SchemaValidators(lambda schema: Draft4RequestValidator(schema, format_checker=_FORMAT_CHECKER))
+
+
+def _distinct(parameters: list[dict]) -> list[dict]:
+    """The parameters with repeats of the very same definition dropped (see the module docstring)."""
+    seen: set[int] = set()
+    return [p for p in parameters if not (id(p) in seen or seen.add(id(p)))]
+
+
+class CachedParameterValidator(ParameterValidator):
+    """ParameterValidator, validating each parameter once, with a validator built once per schema."""
+
+    def __init__(self, parameters, uri_parser, strict_validation=False, security_query_params=None) -> None:
+        super().__init__(_distinct(parameters), uri_parser, strict_validation, security_query_params)
+
+    @staticmethod
+    def validate_parameter(parameter_type, value, param, param_name=None):
+        if is_nullable(param) and is_null(value):
+            return None
+        if value is not None:
+            try:
+                _parameter_validators(param.get("schema", param)).validate(value)
+            except ValidationError as exception:
+                return str(exception)
+            return None
+        if param.get("required"):
+            return f"Missing {parameter_type} parameter '{param['name']}'"
+        return None
+
+
+class CachedJSONRequestBodyValidator(JSONRequestBodyValidator):
+    """JSONRequestBodyValidator with one validator per schema, parsing with orjson.
+
+    JsonBodyCheckMiddleware (slipstream.http, before validation) has already refused any body orjson
+    cannot parse, so orjson reads exactly the bodies json.loads would have read here, to the same values.
+    """
+
+    @property
+    def _validator(self):
+        return _body_validators(self._schema)
+
+    async def _parse(self, stream, scope) -> t.Any:
+        body = b"".join([message async for message in stream]).decode(self._encoding)
+        if not body:
+            return None
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestProblem(detail=str(exc)) from None
+
+
+def _body_validator_map() -> MediaTypeDict:
+    validators = dict(VALIDATOR_MAP["body"])
+    for media_type, validator in validators.items():
+        if validator is JSONRequestBodyValidator:
+            validators[media_type] = CachedJSONRequestBodyValidator
+    return MediaTypeDict(validators)
+
+
+VALIDATOR_MAP_CACHED = {"parameter": CachedParameterValidator, "body": _body_validator_map()}
+
+
+class _OperationDecorator(StarletteDecorator):
+    """StarletteDecorator building the URI parser and the decorator chain on the first call only."""
+
+    def __call__(self, function: t.Callable) -> t.Callable:
+        built: tuple[t.Any, t.Callable] | None = None
+
+        @functools.wraps(function)
+        async def wrapper(*args, **kwargs):
+            nonlocal built
+            if built is None:
+                # Both depend only on the operation, which is always this one's.
+                built = (self.uri_parser, self.decorate(function))
+            uri_parser, decorated = built
+            request = self.framework.get_request(uri_parser=uri_parser, scope=scope, receive=receive)
+            return await decorated(request)
+
+        return wrapper
+
+
+class CachedAsyncOperation(AsyncOperation):
+    """AsyncOperation whose decorated view function is built once, not on every request."""
+
+    @functools.cached_property
+    def fn(self) -> t.Callable:
+        return _OperationDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+
+
+class CachedAsyncApi(AsyncApi):
+    def make_operation(self, operation) -> CachedAsyncOperation:
+        return CachedAsyncOperation.from_operation(
+            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+
+
+def use_cached_operations(app: AsyncApp) -> None:
+    """Make `app` build CachedAsyncOperations; call before add_api. (AsyncApp takes no operation class.)"""
+    app._middleware_app.api_cls = CachedAsyncApi
