@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers._audit import actor
+from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import reading, writing
 from slipstream.dates import parse_execution_date
@@ -25,11 +26,13 @@ def trigger_dag_run(dag_id: str, body):
         return json_response({"execution_date": execution_date.isoformat(), "message": message, "run_id": run.run_id})
 
 
+@database_read
 def list_dag_runs(dag_id: str, state: str | None = None):
     with reading() as session:
         return json_response(dag_runs.list_dag_runs(session, dag_id, state))
 
 
+@database_read
 def get_dag_run_state(dag_id: str, execution_date: str):
     when = parse_execution_date(execution_date)
     with reading() as session:

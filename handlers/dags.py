@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from handlers._audit import actor
+from handlers._dispatch import database_read
 from handlers._responses import json_response, text_response
 from handlers._unit_of_work import reading, writing
 from slipstream.services import audit, dag_code, dag_deletion, pausing, task_views
 
 
+@database_read
 def get_task(dag_id: str, task_id: str):
     with reading() as session:
         return json_response(task_views.get_task_attributes(session, dag_id, task_id))
 
 
+@database_read
 def get_dag_code(dag_id: str):
     with reading() as session:
         source = dag_code.get_dag_source(session, dag_id)
@@ -27,6 +30,7 @@ def set_dag_paused(dag_id: str, paused: str):
     return json_response({"response": "ok"})
 
 
+@database_read
 def get_dag_paused(dag_id: str):
     with reading() as session:
         return json_response({"is_paused": pausing.is_paused(session, dag_id)})

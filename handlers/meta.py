@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import reading
 from slipstream import __version__
@@ -16,6 +17,7 @@ def get_info():
     return json_response({"version": __version__})
 
 
+@database_read
 def get_latest_runs():
     with reading() as session:
         return json_response({"items": dag_runs.latest_runs(session)})

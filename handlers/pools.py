@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from handlers._audit import actor
+from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import reading, writing
 from slipstream.services import audit, pools
 
 
+@database_read
 def list_pools():
     with reading() as session:
         return json_response(pools.list_pools_json(session))
 
 
+@database_read
 def get_pool(name: str):
     with reading() as session:
         return json_response(pools.pool_to_json(pools.get_pool(session, name)))
