@@ -60,6 +60,12 @@ class Settings:
     dag_file_processor_timeout: float = 50.0
     task_heartbeat_interval: float = 1.0
     zombie_threshold: float = 30.0
+    zombie_check_interval: float = 10.0
+    scheduler_heartbeat_interval: float = 2.0
+    scheduler_health_check_threshold: float = 30.0
+    scheduler_shutdown_grace: float = 10.0
+    max_tis_per_query: int = 64
+    executor_dag_cache: bool = True
     celery_broker_url: str = "redis://127.0.0.1:6379/0"
     # Security
     auth_backend: str = "basic_auth"
@@ -105,6 +111,12 @@ class Settings:
             dag_file_processor_timeout=_env_float("SLIPSTREAM_DAG_FILE_PROCESSOR_TIMEOUT", 50.0),
             task_heartbeat_interval=_env_float("SLIPSTREAM_TASK_HEARTBEAT_INTERVAL", 1.0),
             zombie_threshold=_env_float("SLIPSTREAM_ZOMBIE_THRESHOLD", 30.0),
+            zombie_check_interval=_env_float("SLIPSTREAM_ZOMBIE_CHECK_INTERVAL", 10.0),
+            scheduler_heartbeat_interval=_env_float("SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL", 2.0),
+            scheduler_health_check_threshold=_env_float("SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD", 30.0),
+            scheduler_shutdown_grace=_env_float("SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE", 10.0),
+            max_tis_per_query=_env_int("SLIPSTREAM_MAX_TIS_PER_QUERY", 64),
+            executor_dag_cache=_env_bool("SLIPSTREAM_EXECUTOR_DAG_CACHE", True),
             celery_broker_url=os.environ.get("SLIPSTREAM_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
             auth_backend=os.environ.get("SLIPSTREAM_AUTH_BACKEND", "basic_auth").strip().lower(),
             allow_open_access=_env_bool("SLIPSTREAM_ALLOW_OPEN_ACCESS", False),

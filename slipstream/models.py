@@ -142,6 +142,7 @@ class TaskInstance(Base):
         UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="task_instance_key"),
         Index("idx_ti_state", "state"),
         Index("idx_ti_pool", "pool", "state"),
+        Index("idx_ti_dag_run_state", "dag_id", "run_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,4 +1,8 @@
-"""The one state machine: DAG-run and task-instance states and the transitions allowed between them."""
+"""The one state machine: DAG-run and task-instance states and the transitions allowed between them.
+
+Every state the engine writes is checked here first (`check_run_transition`, `check_ti_transition`);
+the SQL that writes it lives in slipstream.scheduler.transitions.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ class TaskInstanceState(StrEnum):
     DEFERRED = "deferred"
 
 
+class IllegalTransition(Exception):
+    """The engine tried a state change the state machine does not allow: always a bug."""
+
+
 DAG_RUN_STATES = tuple(s.value for s in DagRunState)
 FINISHED_RUN_STATES = frozenset({DagRunState.SUCCESS, DagRunState.FAILED})
 
@@ -46,8 +54,13 @@ UNFINISHED_TI_STATES = frozenset(
         TI.DEFERRED,
     }
 )
+# States whose task holds a pool slot and counts toward concurrency limits.
+OCCUPYING_TI_STATES = frozenset({TI.QUEUED, TI.RUNNING})
+# A leaf in one of these fails the run; leaves all in SUCCESS_LEAF_STATES make it succeed.
+FAILED_LEAF_STATES = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
+SUCCESS_LEAF_STATES = frozenset({TI.SUCCESS, TI.SKIPPED})
 
-# (from, to) pairs the engine may write. None stands for "no state yet".
+# (from, to) pairs the engine may write.
 DAG_RUN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     {
         (DagRunState.QUEUED, DagRunState.RUNNING),
@@ -57,8 +70,12 @@ DAG_RUN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+_UNFINISHED_ENUM = [s for s in UNFINISHED_TI_STATES if s is not None]
+
+# (from, to) pairs; None stands for "no state yet".
 TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
     {
+        # Scheduler: trigger rules, EmptyOperator, retries, reschedules, DAG changes.
         (None, TI.SCHEDULED),
         (None, TI.SUCCESS),  # EmptyOperator finishes without running
         (None, TI.SKIPPED),
@@ -68,15 +85,19 @@ TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
         (TI.UP_FOR_RETRY, TI.SKIPPED),
         (TI.UP_FOR_RETRY, TI.UPSTREAM_FAILED),
         (TI.UP_FOR_RETRY, TI.FAILED),
+        (TI.UP_FOR_RETRY, TI.REMOVED),
         (TI.UP_FOR_RESCHEDULE, TI.SCHEDULED),
+        (TI.UP_FOR_RESCHEDULE, TI.SKIPPED),
+        (TI.UP_FOR_RESCHEDULE, TI.UPSTREAM_FAILED),
+        (TI.SCHEDULED, TI.REMOVED),
+        # Critical section, and back when the run finished before the task was queued.
         (TI.SCHEDULED, TI.QUEUED),
         (TI.SCHEDULED, None),
-        (TI.SCHEDULED, TI.SKIPPED),
+        # Task process; the scheduler when the process died first (handle_failure), or an orphan reset.
         (TI.QUEUED, TI.RUNNING),
         (TI.QUEUED, None),
         (TI.QUEUED, TI.UP_FOR_RETRY),
         (TI.QUEUED, TI.FAILED),
-        (TI.QUEUED, TI.SKIPPED),
         (TI.RUNNING, TI.SUCCESS),
         (TI.RUNNING, TI.FAILED),
         (TI.RUNNING, TI.SKIPPED),
@@ -84,6 +105,9 @@ TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
         (TI.RUNNING, TI.UP_FOR_RESCHEDULE),
         (TI.RUNNING, TI.RESTARTING),
         (TI.RESTARTING, TI.UP_FOR_RETRY),
+        (TI.RESTARTING, TI.FAILED),
+        # dagrun_timeout: every unfinished instance is skipped, running ones included.
+        *((state, TI.SKIPPED) for state in _UNFINISHED_ENUM),
     }
 )
 
@@ -94,3 +118,13 @@ def can_transition_run(old: str, new: str) -> bool:
 
 def can_transition_ti(old: str | None, new: str | None) -> bool:
     return (old, new) in TASK_INSTANCE_TRANSITIONS
+
+
+def check_run_transition(old: str, new: str) -> None:
+    if not can_transition_run(old, new):
+        raise IllegalTransition(f"DAG run state {old!r} -> {new!r} is not allowed")
+
+
+def check_ti_transition(old: str | None, new: str | None) -> None:
+    if not can_transition_ti(old, new):
+        raise IllegalTransition(f"task instance state {old!r} -> {new!r} is not allowed")

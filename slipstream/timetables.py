@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,14 +12,14 @@ from croniter import croniter
 def _cron_prev(expr: str, moment: datetime, *, inclusive: bool) -> datetime:
     """The latest tick at or before (inclusive) / strictly before `moment`."""
     moment = moment.astimezone(UTC)
-    if inclusive and croniter.match(expr, moment) and moment.second == 0 and moment.microsecond == 0:
+    if inclusive and moment.second == 0 and moment.microsecond == 0 and croniter.match(expr, moment):
         return moment
     return croniter(expr, moment).get_prev(datetime).astimezone(UTC)
 
 
 def _cron_next(expr: str, moment: datetime, *, inclusive: bool) -> datetime:
     moment = moment.astimezone(UTC)
-    if inclusive and croniter.match(expr, moment) and moment.second == 0 and moment.microsecond == 0:
+    if inclusive and moment.second == 0 and moment.microsecond == 0 and croniter.match(expr, moment):
         return moment
     return croniter(expr, moment).get_next(datetime).astimezone(UTC)
 
@@ -37,3 +38,80 @@ def infer_manual_data_interval(schedule: dict[str, Any], run_after: datetime) ->
     if kind == "delta":
         return run_after - timedelta(seconds=schedule["seconds"]), run_after
     return run_after, run_after
+
+
+@dataclass(frozen=True)
+class DagRunInfo:
+    """The next run a schedule wants: its logical date, data interval, and when it may be created."""
+
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    run_after: datetime
+
+
+def _aligned_next(schedule: dict[str, Any], moment: datetime) -> datetime:
+    """The first interval boundary at or after `moment` (delta schedules have boundaries everywhere)."""
+    if schedule["type"] == "cron":
+        return _cron_next(schedule["cron"], moment, inclusive=True)
+    return moment
+
+
+def _aligned_prev(schedule: dict[str, Any], moment: datetime) -> datetime:
+    if schedule["type"] == "cron":
+        return _cron_prev(schedule["cron"], moment, inclusive=True)
+    return moment
+
+
+def _interval_end(schedule: dict[str, Any], start: datetime) -> datetime:
+    if schedule["type"] == "cron":
+        return _cron_next(schedule["cron"], start, inclusive=False)
+    return start + timedelta(seconds=schedule["seconds"])
+
+
+def _latest_complete_start(schedule: dict[str, Any], now: datetime) -> datetime:
+    """Where catchup=False starts: the start of the latest interval that is complete at `now`."""
+    if schedule["type"] == "cron":
+        last_tick = _cron_prev(schedule["cron"], now, inclusive=True)
+        return _cron_prev(schedule["cron"], last_tick, inclusive=False)
+    seconds = schedule["seconds"]
+    stamp = now.timestamp()
+    rounded = datetime.fromtimestamp(stamp - (stamp % seconds), tz=UTC)
+    return rounded - timedelta(seconds=seconds)
+
+
+def next_dagrun_info(
+    schedule: dict[str, Any],
+    *,
+    earliest: datetime | None,
+    latest: datetime | None,
+    catchup: bool,
+    last_automated: tuple[datetime, datetime] | None,
+    now: datetime,
+) -> DagRunInfo | None:
+    """The next scheduled run after the last automated one (engine-semantics §6), or None for no more runs.
+
+    `earliest` is the earliest start date of the DAG and its tasks (no start date: nothing is scheduled),
+    `latest` the DAG's end date; `last_automated` is the data interval of the latest scheduled run.
+    Manual runs never move a schedule, so they are not passed here.
+    """
+    kind = schedule.get("type")
+    if kind not in ("cron", "delta", "once") or earliest is None:
+        return None
+    if kind == "once":
+        # @once runs at the start date, whatever catchup says, and only once.
+        if last_automated is not None or (latest is not None and earliest > latest):
+            return None
+        return DagRunInfo(earliest, earliest, earliest, earliest)
+    if catchup:
+        earliest = _aligned_next(schedule, earliest)
+    else:
+        earliest = max(_latest_complete_start(schedule, now), _aligned_next(schedule, earliest))
+    if last_automated is None:
+        start = earliest
+    else:
+        start = max(_aligned_prev(schedule, last_automated[1]), earliest)
+    if latest is not None and start > latest:
+        return None
+    end = _interval_end(schedule, start)
+    return DagRunInfo(start, start, end, end)

@@ -1,0 +1,1 @@
+"""Executors: where task tries run. LocalExecutor (this machine, a fork server); Celery later."""

@@ -1,0 +1,163 @@
+"""Tries whose process is gone: executor exit events, zombies (no heartbeat), orphans of dead schedulers.
+
+A try that ended without recording its outcome (killed with -9, out of memory, a crash in the
+runner) gets Airflow's handle_failure: up_for_retry when retries are left, else failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from slipstream.models import DagRun, Job, TaskInstance
+from slipstream.scheduler.dag_specs import DagSpecCache
+from slipstream.scheduler.executors.base import TaskEvent
+from slipstream.scheduler.logs import append_to_log, log_path
+from slipstream.scheduler.retries import RetryPolicy, failure_values
+from slipstream.scheduler.transitions import set_ti_state
+from slipstream.states import TaskInstanceState as TI
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_JOB_TYPE = "SchedulerJob"
+
+
+def _fail_try(
+    session: Session,
+    specs: DagSpecCache,
+    row,
+    *,
+    now: datetime,
+    reason: str,
+    logs_folder,
+) -> bool:
+    """handle_failure for one try the scheduler found dead; row has id, dag_id, task_id, run_id, state,
+    try_number, max_tries, start_date and the run's execution_date."""
+    spec = specs.get(session, row.dag_id)
+    task = spec.tasks.get(row.task_id) if spec is not None else None
+    policy = task.retry if task is not None else RetryPolicy()
+    values = failure_values(
+        policy,
+        dag_id=row.dag_id,
+        task_id=row.task_id,
+        execution_date=row.execution_date,
+        try_number=row.try_number,
+        max_tries=row.max_tries,
+        start_date=row.start_date,
+        now=now,
+    )
+    new = values.pop("state")
+    moved = set_ti_state(session, row.id, old=row.state, new=new, expect_try=row.try_number, **values)
+    if moved:
+        logger.warning(
+            "%s.%s %s try %d: %s; marked %s", row.dag_id, row.task_id, row.run_id, row.try_number, reason, new
+        )
+        append_to_log(
+            log_path(logs_folder, row.dag_id, row.run_id, row.task_id, row.try_number),
+            f"{reason}. Marking task as {new.upper()}.",
+            "ERROR",
+        )
+    return moved
+
+
+def _try_rows(session: Session, *conditions):
+    return session.execute(
+        select(
+            TaskInstance.id,
+            TaskInstance.dag_id,
+            TaskInstance.task_id,
+            TaskInstance.run_id,
+            TaskInstance.state,
+            TaskInstance.try_number,
+            TaskInstance.max_tries,
+            TaskInstance.start_date,
+            DagRun.execution_date,
+        )
+        .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+        .where(*conditions)
+    ).all()
+
+
+def handle_executor_events(
+    session: Session, specs: DagSpecCache, events: Iterable[TaskEvent], *, now: datetime, logs_folder
+) -> int:
+    """Act on tries whose process ended while the database still says queued or running."""
+    gone = {e.key: e for e in events if e.kind in ("exited", "lost")}
+    if not gone:
+        return 0
+    changed = 0
+    rows = _try_rows(session, TaskInstance.id.in_([key[0] for key in gone]))
+    for row in rows:
+        event = gone.get((row.id, row.try_number))
+        if event is None or row.state not in (TI.QUEUED.value, TI.RUNNING.value):
+            continue
+        if event.kind == "lost":
+            if row.state == TI.QUEUED.value and set_ti_state(
+                session, row.id, old=TI.QUEUED, new=None, expect_try=row.try_number
+            ):
+                changed += 1
+            continue
+        reason = f"The task process exited with code {event.returncode} without recording a state"
+        changed += _fail_try(session, specs, row, now=now, reason=reason, logs_folder=logs_folder)
+    return changed
+
+
+def handle_zombies(session: Session, specs: DagSpecCache, *, now: datetime, threshold: float, logs_folder) -> int:
+    """Running tries whose process stopped heartbeating for `threshold` seconds."""
+    limit = now - timedelta(seconds=threshold)
+    rows = _try_rows(
+        session,
+        TaskInstance.state == TI.RUNNING.value,
+        or_(
+            TaskInstance.last_heartbeat_at < limit,
+            (TaskInstance.last_heartbeat_at.is_(None)) & (TaskInstance.start_date < limit),
+        ),
+    )
+    changed = 0
+    for row in rows:
+        reason = f"Detected zombie: no heartbeat for more than {threshold:g} s"
+        changed += _fail_try(session, specs, row, now=now, reason=reason, logs_folder=logs_folder)
+    return changed
+
+
+def reset_orphans(session: Session, *, my_job_id: int | None, now: datetime, health_threshold: float) -> int:
+    """Schedulers silent for `health_threshold` are dead; tries they queued that never started run again.
+
+    Their running tries are left alone: those processes may well be alive (they outlive the scheduler)
+    and are judged by their own heartbeats.
+    """
+    limit = now - timedelta(seconds=health_threshold)
+    session.execute(
+        update(Job)
+        .where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running", Job.latest_heartbeat < limit)
+        .values(state="failed", end_date=now)
+        .execution_options(synchronize_session=False)
+    )
+    alive = select(Job.id).where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running")
+    rows = session.execute(
+        select(TaskInstance.id, TaskInstance.try_number).where(
+            TaskInstance.state == TI.QUEUED.value,
+            or_(TaskInstance.queued_by_job_id.is_(None), TaskInstance.queued_by_job_id.not_in(alive)),
+        )
+    ).all()
+    reset = 0
+    for ti_id, try_number in rows:
+        reset += set_ti_state(session, ti_id, old=TI.QUEUED, new=None, expect_try=try_number)
+    if reset:
+        logger.warning("Reset %d queued task instance(s) left by a scheduler that is gone", reset)
+    return reset
+
+
+def reset_own_queued(session: Session, *, job_id: int) -> int:
+    """At shutdown: tries we queued that never started go back to None, to run again later."""
+    query = select(TaskInstance.id, TaskInstance.try_number).where(
+        TaskInstance.state == TI.QUEUED.value, TaskInstance.queued_by_job_id == job_id
+    )
+    reset = 0
+    for ti_id, try_number in session.execute(query).all():
+        reset += set_ti_state(session, ti_id, old=TI.QUEUED, new=None, expect_try=try_number)
+    return reset

@@ -1,0 +1,40 @@
+"""Task logs: one file per try at <logs_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.log."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
+    return Path(logs_folder) / dag_id / run_id / task_id / f"{try_number}.log"
+
+
+def log_line(message: str, level: str = "INFO") -> str:
+    """Airflow's shape: `[2024-01-01T00:00:00.000+0000] {slipstream} INFO - message`."""
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    return f"[{stamp}] {{slipstream}} {level} - {message}\n"
+
+
+def append_to_log(path: Path, message: str, level: str = "INFO") -> None:
+    """Append a line from outside the task process (the scheduler noting a zombie, for instance)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(log_line(message, level))
+    except OSError:
+        pass
+
+
+def list_tries(logs_folder: Path, dag_id: str, run_id: str, task_id: str) -> list[int]:
+    folder = Path(logs_folder) / dag_id / run_id / task_id
+    if not folder.is_dir():
+        return []
+    tries = []
+    for name in os.listdir(folder):
+        stem, _, ext = name.partition(".")
+        if ext == "log" and stem.isdigit():
+            tries.append(int(stem))
+    return sorted(tries)
