@@ -6,17 +6,12 @@ import contextlib
 import functools
 import gc
 import re
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
-
-# Connexion imports Starlette's test client at import time, which warns about httpx; not ours to fix.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-
 from connexion import AsyncApp  # noqa: E402
 from connexion.exceptions import ProblemException  # noqa: E402
 from connexion.jsonifier import Jsonifier  # noqa: E402
