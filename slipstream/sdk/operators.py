@@ -48,7 +48,9 @@ class TriggerRule:
     ALWAYS = "always"
 
 
+@functools.cache
 def _init_parameters(cls: type) -> frozenset[str]:
+    # Cached per class: a DAG file with a thousand tasks would otherwise inspect signatures a thousand times.
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
