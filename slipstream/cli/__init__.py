@@ -27,6 +27,7 @@ def _register() -> None:
     from slipstream.cli import standalone as standalone_cli
     from slipstream.cli import tasks as tasks_cli
     from slipstream.cli import users as users_cli
+    from slipstream.cli import worker as worker_cli
 
     app.add_typer(db_cli.app, name="db")
     app.add_typer(dags_cli.app, name="dags")
@@ -38,6 +39,7 @@ def _register() -> None:
     app.command("scheduler")(scheduler_cli.scheduler_command)
     app.command("standalone")(standalone_cli.standalone_command)
     app.add_typer(tasks_cli.app, name="tasks")
+    app.command("worker")(worker_cli.worker_command)
 
 
 _register()

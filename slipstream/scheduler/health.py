@@ -7,6 +7,8 @@ runner) gets Airflow's handle_failure: up_for_retry when retries are left, else 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -101,7 +103,7 @@ def handle_executor_events(
             ):
                 changed += 1
             continue
-        reason = f"The task process exited with code {event.returncode} without recording a state"
+        reason = event.reason or f"The task process exited with code {event.returncode} without recording a state"
         changed += _fail_try(session, specs, row, now=now, reason=reason, logs_folder=logs_folder)
     return changed
 
@@ -161,3 +163,54 @@ def reset_own_queued(session: Session, *, job_id: int) -> int:
     for ti_id, try_number in session.execute(query).all():
         reset += set_ti_state(session, ti_id, old=TI.QUEUED, new=None, expect_try=try_number)
     return reset
+
+
+class AnotherSchedulerRunning(RuntimeError):
+    """A second scheduler on a SQLite database (which supports one)."""
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """Is `pid` a live process on this host (a zombie not yet reaped counts as dead)?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return not handle.read().rsplit(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def live_scheduler(session: Session, *, now: datetime, health_threshold: float) -> Job | None:
+    """A scheduler Job that looks alive: running, with a heartbeat younger than `health_threshold`.
+
+    A Job of this host whose pid is gone (SIGKILLed, crashed, a restarted standalone child) is dead
+    however fresh its heartbeat, so a restart right after a crash is not refused.
+    """
+    limit = now - timedelta(seconds=health_threshold)
+    jobs = session.scalars(
+        select(Job)
+        .where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running", Job.latest_heartbeat >= limit)
+        .order_by(Job.latest_heartbeat.desc())
+    ).all()
+    here = socket.getfqdn()
+    for job in jobs:
+        if job.hostname == here and (job.pid == os.getpid() or not _pid_alive(job.pid)):
+            continue
+        return job
+    return None
+
+
+def refuse_second_scheduler_on_sqlite(session: Session, *, now: datetime, health_threshold: float) -> None:
+    """Raise AnotherSchedulerRunning when a live scheduler already uses this (SQLite) database."""
+    job = live_scheduler(session, now=now, health_threshold=health_threshold)
+    if job is not None:
+        raise AnotherSchedulerRunning(
+            f"another scheduler (job {job.id}, pid {job.pid} on host {job.hostname}) is running on this "
+            "SQLite database; SQLite supports one scheduler — use PostgreSQL for several"
+        )

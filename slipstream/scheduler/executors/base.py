@@ -1,4 +1,4 @@
-"""The executor interface the scheduler talks to; LocalExecutor now, a Celery executor later (issue 4)."""
+"""The executor interface the scheduler talks to; LocalExecutor and CeleryExecutor."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class TaskEvent:
     kind: str
     pid: int | None = None
     returncode: int | None = None
+    reason: str | None = None  # why an "exited" try failed, when the executor knows better than a return code
 
     @property
     def key(self) -> tuple[int, int]:

@@ -28,6 +28,23 @@ logger = logging.getLogger(__name__)
 _SLIPSTREAM_ROOT = str(Path(slipstream.__file__).resolve().parent.parent)
 
 
+def run_request(task: QueuedTask, job_id: int | None) -> dict:
+    """The fork server's "run" request for one try (the Celery executor sends the same to its workers)."""
+    return {
+        "op": "run",
+        "ti_id": task.ti_id,
+        "try_number": task.try_number,
+        "dag_id": task.dag_id,
+        "task_id": task.task_id,
+        "run_id": task.run_id,
+        "map_index": task.map_index,
+        "fileloc": task.fileloc,
+        "job_id": job_id,
+        "retry": asdict(task.retry),
+        "lineage": {"inlets": list(task.inlets), "outlets": list(task.outlets)},
+    }
+
+
 class LocalExecutor(BaseExecutor):
     def __init__(self, settings: Settings, job_id: int | None = None):
         super().__init__(settings.parallelism)
@@ -93,19 +110,7 @@ class LocalExecutor(BaseExecutor):
         # Highest priority first; stable, so equal weights keep their queueing order.
         pending, self._pending = sorted(self._pending, key=lambda t: -t.priority_weight), []
         for task in pending:
-            request = {
-                "op": "run",
-                "ti_id": task.ti_id,
-                "try_number": task.try_number,
-                "dag_id": task.dag_id,
-                "task_id": task.task_id,
-                "run_id": task.run_id,
-                "map_index": task.map_index,
-                "fileloc": task.fileloc,
-                "job_id": self.job_id,
-                "retry": asdict(task.retry),
-                "lineage": {"inlets": list(task.inlets), "outlets": list(task.outlets)},
-            }
+            request = run_request(task, self.job_id)
             self.running[task.key] = task
             if not self._send(request):
                 self._fork_server_died()

@@ -1,0 +1,46 @@
+"""Helpers for Celery executor tests: `slipstream scheduler` (SLIPSTREAM_EXECUTOR=celery) and
+`slipstream worker` as real processes against the test's database."""
+
+from __future__ import annotations
+
+from slipstream.config import Settings
+from tests.engine.support import wait_for
+from tests.live_server import SLIPSTREAM, Process, environment
+
+FAST_TIMERS = {
+    "SLIPSTREAM_SCHEDULER_LOOP_INTERVAL": "0.02",
+    "SLIPSTREAM_TASK_HEARTBEAT_INTERVAL": "0.2",
+    "SLIPSTREAM_ZOMBIE_THRESHOLD": "3",
+    "SLIPSTREAM_ZOMBIE_CHECK_INTERVAL": "0.5",
+    "SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL": "0.5",
+    "SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD": "2",
+    "SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE": "5",
+}
+
+
+def celery_environment(settings: Settings, broker: str, **extra: str) -> dict[str, str]:
+    return environment(
+        settings, SLIPSTREAM_EXECUTOR="celery", SLIPSTREAM_CELERY_BROKER_URL=broker, **FAST_TIMERS, **extra
+    )
+
+
+def start_scheduler(settings: Settings, broker: str, name: str = "scheduler", **env: str) -> Process:
+    process = Process(
+        [*SLIPSTREAM, "scheduler"], celery_environment(settings, broker, **env), settings.home / f"{name}.log"
+    )
+    wait_for(lambda: "CeleryExecutor started" in process.output() or process.popen.poll() is not None, 30, name)
+    assert process.popen.poll() is None, process.output()
+    return process
+
+
+def start_worker(
+    settings: Settings, broker: str, *, queues: str = "default", concurrency: int = 4, name: str = "worker"
+) -> Process:
+    process = Process(
+        [*SLIPSTREAM, "worker", "--queues", queues, "--concurrency", str(concurrency)],
+        celery_environment(settings, broker),
+        settings.home / f"{name}.log",
+    )
+    wait_for(lambda: " ready." in process.output() or process.popen.poll() is not None, 30, f"{name} to be ready")
+    assert process.popen.poll() is None, process.output()
+    return process
