@@ -2,6 +2,7 @@
 
     python -m bench.engine                 # temp SLIPSTREAM_HOME, SQLite, parallelism 32
     python -m bench.engine --fanout 200    # a smaller fan-out
+    python -m bench.engine --schedulers 2  # the fan-out on PostgreSQL, 1 vs 2 scheduler processes
 
 Measures, each run triggered through the trigger service and timed from the run's queued_at:
   1. example_bash_operator, trigger -> run success (floor 1 s: the runme_* tasks sleep 1 s);
@@ -240,13 +241,99 @@ def run(args: argparse.Namespace) -> None:
     line("  wall time seen by the client", f"{fanout_wall:.1f} s", "")
 
 
+def _fanout_with_schedulers(admin_url: str, name: str, count: int, args: argparse.Namespace) -> RunTiming:
+    """--fanout no-op tasks on a scratch PostgreSQL database `name`, run by `count` `slipstream scheduler`
+    processes; the database is dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from slipstream.models import Job
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    home = Path(tempfile.mkdtemp(prefix="slipstream-bench-schedulers-"))
+    settings = Settings(home=home, database_url=url, load_examples=False, dags_folder=home / "dags")
+    settings.dags_folder.mkdir(parents=True)
+    source = DAGS["bench_fanout"].replace("{fanout}", str(args.fanout))
+    (settings.dags_folder / "bench_fanout.py").write_text(textwrap.dedent(source))
+    processes: list[subprocess.Popen] = []
+    try:
+        upgrade(url, default_pool_slots=settings.default_pool_slots)
+        process_all(settings)
+        env = {
+            **os.environ,
+            "SLIPSTREAM_HOME": str(home),
+            "SLIPSTREAM_DATABASE_URL": url,
+            "SLIPSTREAM_DAGS_FOLDER": str(settings.dags_folder),
+            "SLIPSTREAM_LOAD_EXAMPLES": "false",
+            "SLIPSTREAM_PARALLELISM": str(args.parallelism),
+        }
+        for i in range(count):
+            log = open(home / f"scheduler-{i}.log", "wb")  # noqa: SIM115 - the child holds it
+            processes.append(
+                subprocess.Popen([sys.executable, "-m", "slipstream.cli", "scheduler"], env=env, stdout=log, stderr=log)
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with session_scope(url, write=False) as db:
+                if db.scalar(select(func.count()).where(Job.state == "running")) >= count:
+                    break
+            time.sleep(0.1)
+        # Warm-up: each scheduler's fork server imports the DAG file once.
+        wait_for_end(settings, "bench_fanout", trigger(settings, "bench_fanout"), 600, poll=0.2)
+        return wait_for_end(settings, "bench_fanout", trigger(settings, "bench_fanout"), 600, poll=0.2)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        dispose_all()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_schedulers(args: argparse.Namespace) -> None:
+    """The fan-out with 1 and with --schedulers schedulers on PostgreSQL, side by side."""
+    admin_url = os.environ.get("SLIPSTREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"slipstream_bench_{os.getpid()}"
+    one = _fanout_with_schedulers(admin_url, name, 1, args)
+    several = _fanout_with_schedulers(admin_url, name, args.schedulers, args)
+    print(
+        f"Slipstream several schedulers: PostgreSQL, LocalExecutor, parallelism {args.parallelism} per scheduler, "
+        f"{os.cpu_count()} CPUs"
+    )
+    line(f"{args.fanout} no-op bash tasks, 1 scheduler, trigger -> success", f"{one.total:.1f} s ({one.state})", "-")
+    line(
+        f"{args.fanout} no-op bash tasks, {args.schedulers} schedulers, trigger -> success",
+        f"{several.total:.1f} s ({several.state})",
+        "-",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fanout", type=int, default=1000, help="tasks in the fan-out DAG (default 1000)")
     parser.add_argument("--triggers", type=int, default=30, help="triggers for the latency figure (default 30)")
     parser.add_argument("--parallelism", type=int, default=32, help="SLIPSTREAM_PARALLELISM (default 32)")
+    parser.add_argument(
+        "--schedulers",
+        type=int,
+        default=0,
+        help="instead: the fan-out on PostgreSQL (SLIPSTREAM_TEST_POSTGRES_URL) with 1 and with this many "
+        "scheduler processes, side by side",
+    )
     logging.basicConfig(level=logging.WARNING)
-    run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if args.schedulers:
+        run_schedulers(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

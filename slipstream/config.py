@@ -67,6 +67,8 @@ class Settings:
     max_tis_per_query: int = 64
     executor_dag_cache: bool = True
     celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    # Celery executor: a try still `queued` this long is sent again once, then failed (Airflow: 600 s).
+    task_queued_timeout: float = 600.0
     # Security
     auth_backend: str = "basic_auth"
     allow_open_access: bool = False
@@ -118,6 +120,7 @@ class Settings:
             max_tis_per_query=_env_int("SLIPSTREAM_MAX_TIS_PER_QUERY", 64),
             executor_dag_cache=_env_bool("SLIPSTREAM_EXECUTOR_DAG_CACHE", True),
             celery_broker_url=os.environ.get("SLIPSTREAM_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+            task_queued_timeout=_env_float("SLIPSTREAM_TASK_QUEUED_TIMEOUT", 600.0),
             auth_backend=os.environ.get("SLIPSTREAM_AUTH_BACKEND", "basic_auth").strip().lower(),
             allow_open_access=_env_bool("SLIPSTREAM_ALLOW_OPEN_ACCESS", False),
             max_body_bytes=_env_int("SLIPSTREAM_MAX_BODY_BYTES", 1024 * 1024),

@@ -14,6 +14,7 @@ def scheduler_command() -> None:
     The first Ctrl-C / SIGTERM stops queuing and lets running tasks finish (up to
     SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE seconds); a second one terminates them at once.
     """
+    from slipstream.scheduler.health import AnotherSchedulerRunning
     from slipstream.scheduler.loop import SchedulerJob
 
     settings = load_settings()
@@ -24,6 +25,7 @@ def scheduler_command() -> None:
     except ValueError as exc:
         fail(str(exc), code=2)
         return
+    job.exclusive_on_sqlite = True  # one scheduler per SQLite database; several on PostgreSQL
 
     def request_stop(signum, _frame) -> None:
         if job.stopping:
@@ -36,6 +38,8 @@ def scheduler_command() -> None:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         job.run()
+    except AnotherSchedulerRunning as exc:
+        fail(str(exc), code=1)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

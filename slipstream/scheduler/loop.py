@@ -29,6 +29,7 @@ from slipstream.scheduler.health import (
     SCHEDULER_JOB_TYPE,
     handle_executor_events,
     handle_zombies,
+    refuse_second_scheduler_on_sqlite,
     reset_orphans,
     reset_own_queued,
 )
@@ -49,7 +50,11 @@ def make_executor(settings: Settings) -> BaseExecutor:
         from slipstream.scheduler.executors.local import LocalExecutor
 
         return LocalExecutor(settings)
-    raise ValueError(f"SLIPSTREAM_EXECUTOR={settings.executor!r} is not supported; use 'local'")
+    if settings.executor == "celery":
+        from slipstream.scheduler.executors.celery_executor import CeleryExecutor
+
+        return CeleryExecutor(settings)
+    raise ValueError(f"SLIPSTREAM_EXECUTOR={settings.executor!r} is not supported; use 'local' or 'celery'")
 
 
 @dataclass
@@ -133,9 +138,18 @@ class SchedulerJob:
         finally:
             self._shutdown()
 
+    # `slipstream scheduler` sets this: on SQLite, refuse to start beside a live scheduler.
+    exclusive_on_sqlite = False
+
     def _register(self) -> None:
         now = utcnow()
-        with session_scope(self.settings.database_url) as session:
+        # write_session: on SQLite the check and the insert are one write transaction behind the
+        # engine's write lock, so two schedulers starting at once cannot both pass the check.
+        with write_session(self.settings.database_url) as session:
+            if self.exclusive_on_sqlite and self.settings.is_sqlite:
+                refuse_second_scheduler_on_sqlite(
+                    session, now=now, health_threshold=self.settings.scheduler_health_check_threshold
+                )
             job = Job(
                 job_type=SCHEDULER_JOB_TYPE,
                 state="running",

@@ -60,7 +60,12 @@ def _task_extras(spec, task_id: str) -> dict:
 
 
 def _open_slots(session: Session) -> dict[str, float]:
-    pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
+    # Several schedulers (PostgreSQL): lock every pool row first, as Airflow's critical section does
+    # (Pool.slots_stats(lock_rows=True)). A second scheduler waits here until the first commits its
+    # queued tries, and only then counts what occupies the pools, so two schedulers can never both
+    # fill the last open slots. Ordered by name so the lock order is the same everywhere. (SQLite
+    # ignores FOR UPDATE; its single writer already serializes this.)
+    pools = dict(session.execute(select(Pool.pool, Pool.slots).order_by(Pool.pool).with_for_update()).all())
     used = dict(
         session.execute(
             select(TaskInstance.pool, func.sum(TaskInstance.pool_slots))

@@ -34,6 +34,29 @@ def scheduled_run_id(logical_date: datetime) -> str:
     return f"scheduled__{logical_date.isoformat()}"
 
 
+def lock_dags(session: Session, dag_ids) -> set[str]:
+    """Lock the DagModel rows of `dag_ids` for this transaction, skipping rows another holds; returns
+    the dag_ids this transaction now holds.
+
+    Several schedulers (PostgreSQL): the per-DAG decisions (create the next scheduled run, start queued
+    runs within max_active_runs, write next_dagrun*) are made by one scheduler at a time for a DAG,
+    as Airflow does with DagModel.dags_needing_dagruns (FOR UPDATE SKIP LOCKED). A DAG another
+    scheduler holds is simply left for a later loop; nobody waits, so these locks cannot deadlock.
+    On SQLite (FOR UPDATE is ignored) every existing DAG comes back: its single writer serializes.
+    """
+    ids = sorted(set(dag_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(DagModel.dag_id)
+            .where(DagModel.dag_id.in_(ids))
+            .order_by(DagModel.dag_id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
 @dataclass
 class _Next:
     dag_hash: str
@@ -80,6 +103,10 @@ class RunCreator:
     ) -> list[tuple[str, str]]:
         """One new run per due DAG, at most MAX_RUNS_TO_CREATE_PER_LOOP; returns (dag_id, run_id) created."""
         created: list[tuple[str, str]] = []
+        # Only DAGs whose row this transaction holds (another scheduler may be deciding the rest);
+        # the run counts are read after the lock, so they include what the previous holder committed.
+        mine = lock_dags(session, [spec.dag_id for spec, _ in due] + list(self._unwritten))
+        due = [(spec, info) for spec, info in due if spec.dag_id in mine]
         active = self._active_run_counts(session, [spec.dag_id for spec, _ in due]) if due else {}
         for spec, info in due:
             if len(created) >= MAX_RUNS_TO_CREATE_PER_LOOP:
@@ -121,7 +148,7 @@ class RunCreator:
                 now=now,
             )
             self._remember(spec, following)
-        self._write_next_dagruns(session)
+        self._write_next_dagruns(session, mine)
         return created
 
     def _next_info(self, session: Session, spec: DagSpec, now: datetime) -> DagRunInfo | None:
@@ -157,8 +184,16 @@ class RunCreator:
         if previous is None or previous.info != info:
             self._unwritten[spec.dag_id] = info
 
-    def _write_next_dagruns(self, session: Session) -> None:
-        for dag_id, info in self._unwritten.items():
+    def _write_next_dagruns(self, session: Session, locked: set[str]) -> None:
+        """Write next_dagrun* of the DAGs whose row we hold; the others wait for a later loop."""
+        others = set(self._unwritten) - locked
+        if others:  # forget DAGs that are gone (they would never be locked), keep those held elsewhere
+            present = set(session.scalars(select(DagModel.dag_id).where(DagModel.dag_id.in_(sorted(others)))))
+            for dag_id in others - present:
+                del self._unwritten[dag_id]
+        for dag_id, info in list(self._unwritten.items()):
+            if dag_id not in locked:
+                continue
             values: dict[str, Any] = {
                 "next_dagrun": info.logical_date if info else None,
                 "next_dagrun_data_interval_start": info.data_interval_start if info else None,
@@ -166,7 +201,7 @@ class RunCreator:
                 "next_dagrun_create_after": info.run_after if info else None,
             }
             session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(**values))
-        self._unwritten.clear()
+            del self._unwritten[dag_id]
 
     @staticmethod
     def _active_run_counts(session: Session, dag_ids: list[str]) -> dict[str, int]:
@@ -232,6 +267,12 @@ def start_queued_runs(session: Session, specs: DagSpecCache, now: datetime) -> l
         .limit(MAX_QUEUED_RUNS_TO_START * 5)
         .with_for_update(of=DagRun, skip_locked=True)
     ).all()
+    if not runs:
+        return []
+    # max_active_runs with several schedulers: count and start a DAG's runs only while holding its
+    # DagModel row, so two schedulers cannot each start "the last allowed" run of one DAG.
+    mine = lock_dags(session, {run.dag_id for run in runs})
+    runs = [run for run in runs if run.dag_id in mine]
     if not runs:
         return []
     dag_specs = specs.get_many(session, {run.dag_id for run in runs})
