@@ -59,11 +59,15 @@ def _build_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Keep a connection per concurrent request (sync handlers run on up to 40 anyio threads): one
         # opened past pool_size is closed after use, and the next pays the open, pragmas and schema read.
+        # LIFO: a connection's page cache is only valid until another connection writes, and the one
+        # returned last (under the writer lock, the last writer's) is the one whose cache is still warm;
+        # FIFO handed every trigger a connection whose cache 15 writes had invalidated.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S},
             pool_size=40,
             max_overflow=10,
+            pool_use_lifo=True,
             json_deserializer=_json_loads,
         )
         event.listen(engine, "connect", _on_sqlite_connect)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from slipstream.db import execute_core
 from slipstream.models import AuditLog
 
 # The events Slipstream records, by the name stored in audit_log.event.
@@ -27,6 +28,7 @@ USER_RESET_PASSWORD = "user.reset_password"
 # Columns are bounded; a hostile value is cut rather than failing the change it records.
 _USERNAME_LENGTH = 256
 _REMOTE_ADDR_LENGTH = 100
+_INSERT_ENTRY = insert(AuditLog.__table__)
 
 
 def record(
@@ -38,18 +40,21 @@ def record(
     dag_id: str | None = None,
     target: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Add one entry to the caller's unit of work; it commits (or rolls back) with the change itself."""
-    entry = AuditLog(
-        event=event,
-        username=username[:_USERNAME_LENGTH] if username else username,
-        remote_addr=remote_addr[:_REMOTE_ADDR_LENGTH] if remote_addr else remote_addr,
-        dag_id=dag_id,
-        target=target,
-        extra=extra,
-    )
-    session.add(entry)
-    return entry
+) -> None:
+    """Add one entry to the caller's unit of work; it commits (or rolls back) with the change itself.
+
+    A Core INSERT, run now (after flushing the change), rather than an ORM object flushed at commit:
+    a write per request on every audited endpoint, where the ORM's unit of work costs several times more.
+    """
+    entry = {
+        "event": event,
+        "username": username[:_USERNAME_LENGTH] if username else username,
+        "remote_addr": remote_addr[:_REMOTE_ADDR_LENGTH] if remote_addr else remote_addr,
+        "dag_id": dag_id,
+        "target": target,
+        "extra": extra,
+    }
+    execute_core(session, _INSERT_ENTRY, entry)
 
 
 def cli_actor() -> dict[str, Any]:

@@ -9,13 +9,14 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipstream.dates import isoformat, parse_execution_date, utcnow
 from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
+from slipstream.isoformat_columns import UTC_ISOFORMAT
 from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
 from slipstream.services.serialized import check_dag_exists, get_serialized_dag
@@ -105,6 +106,7 @@ def dag_run_repr(run: DagRun, execution_date: datetime | None = None) -> str:
     )
 
 
+_INSERT_RUN = insert(DagRun.__table__)
 _INSERT_TASK_INSTANCES = insert(TaskInstance.__table__)
 
 
@@ -122,21 +124,23 @@ def create_dag_run(
     """Insert a queued run and its task instances (state None) as one unit; the caller commits.
 
     Task instances exist from the start, as in Airflow, for tasks whose start/end dates admit the run.
+    Both are Core INSERTs (the ORM's unit of work costs several times the statements), so the DagRun
+    returned carries the inserted values and id but is not in the session: read it, don't change it.
     """
     now = utcnow()
-    run = DagRun(
-        dag_id=dag["dag_id"],
-        run_id=run_id,
-        execution_date=execution_date,
-        state=DagRunState.QUEUED.value,
-        run_type=run_type,
-        external_trigger=external_trigger,
-        conf=conf,
-        queued_at=now,
-        data_interval_start=data_interval[0],
-        data_interval_end=data_interval[1],
-    )
-    session.add(run)
+    values = {
+        "dag_id": dag["dag_id"],
+        "run_id": run_id,
+        "execution_date": execution_date,
+        "state": DagRunState.QUEUED.value,
+        "run_type": run_type,
+        "external_trigger": external_trigger,
+        "conf": conf,
+        "queued_at": now,
+        "data_interval_start": data_interval[0],
+        "data_interval_end": data_interval[1],
+    }
+    run_pk = execute_core(session, _INSERT_RUN, values).inserted_primary_key[0]
     task_instances = [
         {
             "dag_id": dag["dag_id"],
@@ -159,10 +163,9 @@ def create_dag_run(
         if _task_admits(task, execution_date)
     ]
     if task_instances:
-        # One executemany INSERT (after the run's, by autoflush) rather than an ORM object per task.
+        # One executemany INSERT rather than an ORM object per task.
         execute_core(session, _INSERT_TASK_INSTANCES, task_instances)
-    session.flush()
-    return run
+    return DagRun(id=run_pk, **values)
 
 
 def _task_admits(task: dict[str, Any], execution_date: datetime) -> bool:
@@ -206,7 +209,9 @@ def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: da
 def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[DagRun, datetime]:
     """Create a manual run, queued. Returns the run and the execution date as the client gave it.
 
-    Duplicates (same run_id or same execution date) are a 400, also when two triggers race.
+    Duplicates (same run_id or same execution date) are a 400, also when two triggers race: then the
+    unique constraints refuse the loser's INSERT, and its unit of work rolls back as for any error
+    (which is why no savepoint is needed around the inserts).
     """
     dag = get_serialized_dag(session, dag_id)
     execution_date = request.execution_date or utcnow()
@@ -217,17 +222,16 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
         raise BadRequest(duplicate_message(dag_id, execution_date, run_id))
     validate_run_id(run_id)
     try:
-        with session.begin_nested():
-            run = create_dag_run(
-                session,
-                dag=dag,
-                run_id=run_id,
-                execution_date=execution_date,
-                conf=request.conf,
-                run_type="manual",
-                data_interval=infer_manual_data_interval(dag["schedule"], execution_date),
-                external_trigger=True,
-            )
+        run = create_dag_run(
+            session,
+            dag=dag,
+            run_id=run_id,
+            execution_date=execution_date,
+            conf=request.conf,
+            run_type="manual",
+            data_interval=infer_manual_data_interval(dag["schedule"], execution_date),
+            external_trigger=True,
+        )
     except IntegrityError:
         # Another trigger won the race between our check and our insert.
         raise BadRequest(duplicate_message(dag_id, execution_date, run_id)) from None
@@ -242,14 +246,14 @@ def dag_run_url(dag_id: str, execution_date: datetime) -> str:
     return f"/dags/{quote(dag_id, safe='')}/graph?execution_date={_form_encoded_str(execution_date.isoformat())}"
 
 
-# str(d) is d.isoformat() with a space for the "T"; quote_plus turns that space into "+" and escapes
-# ":" and "+". A datetime's isoformat() has no other character quote_plus would change.
-_STR_FORM_ENCODED = str.maketrans({"T": "+", ":": "%3A", "+": "%2B"})
-
-
 def _form_encoded_str(iso: str) -> str:
-    """quote_plus(str(d)) from iso = d.isoformat(), without formatting the date twice."""
-    return iso.translate(_STR_FORM_ENCODED)
+    """quote_plus(str(d)) from iso = d.isoformat(), without formatting the date twice.
+
+    str(d) is d.isoformat() with a space for the "T"; quote_plus turns that space into "+" and escapes
+    ":" and "+". A datetime's isoformat() has no other character quote_plus would change. Chained
+    replaces (none brings in a character a later one changes) are 4x faster than str.translate.
+    """
+    return iso.replace("+", "%2B").replace(":", "%3A").replace("T", "+")
 
 
 def parse_state_filter(state: str | None) -> str | None:
@@ -261,8 +265,15 @@ def parse_state_filter(state: str | None) -> str | None:
     return lowered
 
 
+# Dates come as isoformat() strings, cut from the stored values (see slipstream.isoformat_columns).
 _RUN_LIST = (
-    select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date)
+    select(
+        DagRun.id,
+        DagRun.run_id,
+        DagRun.state,
+        type_coerce(DagRun.execution_date, UTC_ISOFORMAT),
+        type_coerce(DagRun.start_date, UTC_ISOFORMAT),
+    )
     .where(DagRun.dag_id == bindparam("dag_id"))
     .order_by(DagRun.execution_date)
 )
@@ -281,17 +292,16 @@ def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict
     return [
         {
             "dag_id": dag_id,
-            "dag_run_url": url_prefix + _form_encoded_str(iso),
-            "execution_date": iso,
+            "dag_run_url": url_prefix + _form_encoded_str(execution_date),
+            "execution_date": execution_date,
             "id": run_pk,
             "run_id": run_id,
-            "start_date": isoformat(start_date),
+            "start_date": start_date or "",
             "state": run_state,
         }
         for run_pk, run_id, run_state, execution_date, start_date in execute_core(
             session, query, {"dag_id": dag_id, "state": wanted}
         ).all()
-        for iso in (execution_date.isoformat(),)
     ]
 
 
