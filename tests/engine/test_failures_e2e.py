@@ -96,7 +96,7 @@ def test_dagrun_timeout_fails_the_run_and_skips_what_is_left(engine_settings, sc
     # The running try notices (heartbeat) and terminates itself.
     wait_for(
         lambda: "externally set to skipped" in read_log(engine_settings, "run_timeout", run_id, "forever"),
-        10,
+        30,
         "the running task to notice the timeout",
     )
 
