@@ -222,6 +222,10 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
         raise BadRequest(duplicate_message(dag_id, execution_date, run_id))
     validate_run_id(run_id)
     try:
+        data_interval = infer_manual_data_interval(dag["schedule"], execution_date)
+    except (OverflowError, ValueError):  # a cron's ticks stop short of years 1 and 10000
+        raise BadRequest(f"The DAG's schedule has no data interval for a run at {execution_date}") from None
+    try:
         run = create_dag_run(
             session,
             dag=dag,
@@ -229,7 +233,7 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
             execution_date=execution_date,
             conf=request.conf,
             run_type="manual",
-            data_interval=infer_manual_data_interval(dag["schedule"], execution_date),
+            data_interval=data_interval,
             external_trigger=True,
         )
     except IntegrityError:

@@ -11,8 +11,7 @@ import pytest
 from slipstream import app as app_module
 from slipstream.app import create_app
 from slipstream.config import Settings
-from slipstream.db import get_engine
-from tests.api.support import api_settings, build_template_database, copy_database
+from tests.api.support import api_settings, build_template_database, copy_database, drop_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,19 +31,20 @@ def parse_specs_once() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def example_dags_database(tmp_path_factory) -> Path:
-    """Built once: the dag processor parses the example DAGs in child processes, which takes a while."""
-    return build_template_database(tmp_path_factory.mktemp("example_dags_template"))
+def example_dags_database(tmp_path_factory, postgres_databases) -> str:
+    """Built once: the dag processor parses the example DAGs in child processes, which takes a while.
+    The template's URL: a SQLite file, or a PostgreSQL template database on the PostgreSQL run."""
+    return build_template_database(tmp_path_factory.mktemp("example_dags_template"), postgres_databases)
 
 
 @pytest.fixture
-def app_settings(example_dags_database, tmp_path) -> Iterator[Settings]:
+def app_settings(example_dags_database, postgres_databases, tmp_path) -> Iterator[Settings]:
     """Open auth (`default`), examples loaded, and this test's own database, copied from the template."""
-    settings = api_settings(tmp_path)
+    url = copy_database(example_dags_database, tmp_path, postgres_databases)
+    settings = api_settings(tmp_path, database_url=url)
     settings.dags_folder.mkdir(parents=True, exist_ok=True)
-    copy_database(example_dags_database, tmp_path / "slipstream.db")
     yield settings
-    get_engine(settings.database_url).dispose()
+    drop_database(url, postgres_databases)
 
 
 @pytest.fixture

@@ -2,23 +2,28 @@
 
 A database with the example DAGs is built once per session (migrations + one dag-processor pass,
 which parses every file in a child process) and copied for each test, so every test starts from the
-same state and none sees another's writes.
+same state and none sees another's writes. On SQLite the copy is a file in the test's directory; on
+PostgreSQL (SLIPSTREAM_TEST_BACKEND=postgres) the template is a database, cloned per test with
+CREATE DATABASE ... TEMPLATE and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from slipstream.config import Settings
 from slipstream.db import get_engine, session_scope
 from slipstream.models import DagModel, DagRun, Pool, TaskInstance
+from tests.databases import PostgresDatabases, sqlite_url
 
 BASE = "/api/experimental"
 JSON = "application/json"
@@ -59,30 +64,54 @@ def api_settings(home: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def build_template_database(home: Path) -> Path:
-    """A migrated DB holding the example DAGs (and the example pool), as a single file."""
+def build_template_database(
+    home: Path, databases: PostgresDatabases | None, prepare: Callable[[Settings], None] | None = None
+) -> str:
+    """A migrated DB holding the example DAGs (and the example pool), then whatever `prepare(settings)`
+    adds; returns its URL. On SQLite a single file in `home`; on PostgreSQL (`databases` given) a
+    template database, which only copy_database may use from then on."""
     from slipstream.dag_processing import process_all
     from slipstream.migrations.runner import upgrade
 
-    settings = api_settings(home)
-    settings.dags_folder.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
-    report = process_all(settings)
-    assert not report.import_errors, report.import_errors
-    assert {"example_bash_operator", "example_python_operator", "example_pool"} <= set(report.dag_ids)
-    get_engine(settings.database_url).dispose()
-    return home / "slipstream.db"
+    def load(url: str) -> None:
+        settings = api_settings(home, database_url=url)
+        settings.dags_folder.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
+        report = process_all(settings)
+        assert not report.import_errors, report.import_errors
+        assert {"example_bash_operator", "example_python_operator", "example_pool"} <= set(report.dag_ids)
+        if prepare is not None:
+            prepare(settings)
+        get_engine(settings.database_url).dispose()
+
+    if databases is None:
+        load(sqlite_url(home))
+        return sqlite_url(home)
+    return databases.url(databases.create_template(load))
 
 
-def copy_database(template: Path, target: Path) -> None:
-    """A consistent copy (SQLite's backup API folds in anything still in the WAL)."""
-    source = sqlite3.connect(template)
-    destination = sqlite3.connect(target)
+def copy_database(template_url: str, home: Path, databases: PostgresDatabases | None) -> str:
+    """A database of this test's own, copied from a build_template_database template; returns its URL.
+
+    SQLite: `home`/slipstream.db, a consistent copy (the backup API folds in anything still in the
+    WAL). PostgreSQL: a clone of the template database."""
+    if databases is not None:
+        return databases.create(template=make_url(template_url).database)
+    source = sqlite3.connect(make_url(template_url).database)
+    destination = sqlite3.connect(home / "slipstream.db")
     try:
         source.backup(destination)
     finally:
         destination.close()
         source.close()
+    return sqlite_url(home)
+
+
+def drop_database(url: str, databases: PostgresDatabases | None) -> None:
+    """Done with a copy_database copy: close its connections (and on PostgreSQL, drop it)."""
+    get_engine(url).dispose()
+    if databases is not None:
+        databases.drop(url)
 
 
 # -- assertions -------------------------------------------------------------------------------------

@@ -198,8 +198,8 @@ class TestTriggerDagRun:
 
     @pytest.mark.parametrize(
         "run_id",
-        ["bad run id!", "x" * 251, "a/b", "tab\there", "é", "%"],
-        ids=["space-and-bang", "251-characters", "slash", "tab", "non-ascii", "percent"],
+        ["bad run id!", "x" * 251, "a/b", "tab\there", "é", "%", "run\x00"],
+        ids=["space-and-bang", "251-characters", "slash", "tab", "non-ascii", "percent", "nul"],
     )
     def test_invalid_run_id_is_rejected(self, client, app_settings, run_id):
         before = snapshot(app_settings)
@@ -278,6 +278,24 @@ class TestTriggerDagRun:
         before = snapshot(app_settings)
 
         assert_error(trigger(client, {"execution_date": raw}), 400, INVALID_DATE.format(raw=raw))
+        assert snapshot(app_settings) == before
+
+    @pytest.mark.parametrize(
+        ("raw", "shown"),
+        [
+            ("0001-01-01T00:00:00+00:00", "0001-01-01 00:00:00+00:00"),
+            ("0001-01-02T00:00:00+00:00", "0001-01-02 00:00:00+00:00"),
+            ("9999-12-31T23:59:59.999999+00:00", "9999-12-31 23:59:59.999999+00:00"),
+        ],
+    )
+    def test_a_date_beyond_the_crons_ticks_is_rejected(self, client, app_settings, raw, shown):
+        # example_bash_operator runs on "0 0 * * *": no tick before year 1 or after 9999 gives its
+        # manual run a data interval (a 500 once).
+        before = snapshot(app_settings)
+
+        response = trigger(client, {"execution_date": raw})
+
+        assert_error(response, 400, f"The DAG's schedule has no data interval for a run at {shown}")
         assert snapshot(app_settings) == before
 
     @pytest.mark.parametrize(
@@ -386,6 +404,17 @@ class TestTriggerDagRun:
         response = trigger(client, {"run_id": "second", "execution_date": "2022-01-01T02:00:00.5+02:00"})
 
         assert_error(response, 400, duplicate("2022-01-01 02:00:00.500000+02:00", "second"))
+        assert snapshot(app_settings) == before
+
+    def test_same_execution_date_with_a_nul_in_the_run_id_is_a_duplicate(self, client, app_settings):
+        # The duplicate check runs before the run_id check (as in Airflow); a NUL, which PostgreSQL
+        # refuses in text, must not turn it into a 500 there.
+        assert trigger(client, {"run_id": "first", "execution_date": "2022-01-01"}).status_code == 200
+        before = snapshot(app_settings)
+
+        response = trigger(client, {"run_id": "first\x00", "execution_date": "2022-01-01"})
+
+        assert_error(response, 400, duplicate("2022-01-01 00:00:00+00:00", "first\x00"))
         assert snapshot(app_settings) == before
 
     def test_same_execution_date_with_generated_run_id_names_the_generated_id(self, client, app_settings):

@@ -9,9 +9,10 @@ import pytest
 
 from slipstream.app import create_app
 from slipstream.config import Settings
-from slipstream.db import get_engine, session_scope
+from slipstream.db import session_scope
 from slipstream.models import DagModel
-from tests.api.support import BASE, BASH_DAG, api_settings, build_template_database, copy_database
+from tests.api.support import BASE, BASH_DAG, api_settings, build_template_database, copy_database, drop_database
+from tests.databases import PostgresDatabases
 
 # Runs the contract tests can find: the spec's own example date, and dates with task instances.
 SEED_RUNS = [
@@ -25,8 +26,9 @@ EXAMPLE_DAG_IDS = ("example_bash_operator", "example_pool", "example_python_oper
 
 
 @pytest.fixture(scope="session")
-def contract_template_database(tmp_path_factory) -> Path:
-    return build_template_database(tmp_path_factory.mktemp("contract_template"))
+def contract_template_database(tmp_path_factory, postgres_databases) -> str:
+    """The template's URL (a SQLite file, or a PostgreSQL template database)."""
+    return build_template_database(tmp_path_factory.mktemp("contract_template"), postgres_databases)
 
 
 def seed(app, settings: Settings) -> None:
@@ -53,23 +55,23 @@ def restore_example_dags(app, settings: Settings) -> None:
         assert response.status_code in (200, 400), response.text
 
 
-def fresh_app(template: Path, home: Path):
-    """An app on its own seeded copy of the template. Response validation is on: a response that breaks
-    the spec becomes a 500, which the checks report too."""
-    settings = api_settings(home)
+def fresh_app(template: str, home: Path, databases: PostgresDatabases | None):
+    """An app on its own seeded copy of the template (release it with drop_database). Response
+    validation is on: a response that breaks the spec becomes a 500, which the checks report too."""
+    settings = api_settings(home, database_url=copy_database(template, home, databases))
     settings.dags_folder.mkdir(parents=True, exist_ok=True)
-    copy_database(template, home / "slipstream.db")
     app = create_app(settings, validate_responses=True)
     seed(app, settings)
     return app, settings
 
 
 @pytest.fixture(scope="module")
-def contract_app_and_settings(contract_template_database, tmp_path_factory) -> Iterator[tuple]:
+def contract_app_and_settings(contract_template_database, postgres_databases, tmp_path_factory) -> Iterator[tuple]:
     """One database per module: Hypothesis runs many examples, and every operation, against one app."""
-    app, settings = fresh_app(contract_template_database, tmp_path_factory.mktemp("contract"))
+    home = tmp_path_factory.mktemp("contract")
+    app, settings = fresh_app(contract_template_database, home, postgres_databases)
     yield app, settings
-    get_engine(settings.database_url).dispose()
+    drop_database(settings.database_url, postgres_databases)
 
 
 @pytest.fixture(scope="module")

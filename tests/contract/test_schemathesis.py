@@ -30,8 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from slipstream.app import create_app
-from slipstream.db import get_engine
-from tests.api.support import BASE, api_settings
+from tests.api.support import BASE, api_settings, drop_database
 from tests.contract.conftest import DISPOSABLE_DAG_IDS, EXAMPLE_DAG_IDS, fresh_app, restore_example_dags
 
 CHECKS = [
@@ -118,7 +117,7 @@ def test_every_operation(case, contract_app, contract_settings):
 APIWorkflow = schema.as_state_machine()
 
 
-def test_links(contract_template_database, tmp_path_factory):
+def test_links(contract_template_database, postgres_databases, tmp_path_factory):
     """trigger -> run state / task instance / lineage; pool create -> get / delete (the spec's links).
 
     Each scenario starts from a fresh seeded database, so that replaying a scenario meets the same state.
@@ -126,10 +125,11 @@ def test_links(contract_template_database, tmp_path_factory):
 
     class Workflow(APIWorkflow):
         def setup(self):
-            self.app, self.settings = fresh_app(contract_template_database, tmp_path_factory.mktemp("links"))
+            home = tmp_path_factory.mktemp("links")
+            self.app, self.settings = fresh_app(contract_template_database, home, postgres_databases)
 
         def teardown(self):
-            get_engine(self.settings.database_url).dispose()
+            drop_database(self.settings.database_url, postgres_databases)
 
         def get_call_kwargs(self, case):
             return {"app": self.app}

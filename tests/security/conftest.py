@@ -17,7 +17,8 @@ from slipstream.auth import BACKENDS, verified_credentials
 from slipstream.config import Settings
 from slipstream.db import get_engine, session_scope
 from slipstream.services import users
-from tests.api.support import api_settings, build_template_database, copy_database
+from tests.api.support import api_settings, build_template_database, copy_database, drop_database
+from tests.databases import PostgresDatabases
 
 USERNAME = "auditor"
 PASSWORD = "correct horse battery staple"
@@ -57,50 +58,53 @@ def snapshot_tables(database_url: str) -> dict[str, list[tuple]]:
         }
 
 
-@pytest.fixture(scope="session")
-def security_database(tmp_path_factory) -> Path:
-    """Migrations, the example DAGs and the user `auditor`, built once and copied for each test."""
-    home = tmp_path_factory.mktemp("security_template")
-    database = build_template_database(home)
-    settings = api_settings(home)
+def add_auditor(settings: Settings) -> None:
     with session_scope(settings.database_url) as session:
         users.create_user(session, USERNAME, PASSWORD, actor={"username": None, "remote_addr": "test-setup"})
-    get_engine(settings.database_url).dispose()
-    return database
 
 
-def build_app(template: Path, home: Path, backend: str, **overrides: Any) -> SecureApp:
+@pytest.fixture(scope="session")
+def security_database(tmp_path_factory, postgres_databases) -> str:
+    """Migrations, the example DAGs and the user `auditor`, built once and copied for each test; its URL."""
+    home = tmp_path_factory.mktemp("security_template")
+    return build_template_database(home, postgres_databases, prepare=add_auditor)
+
+
+def build_app(
+    template: str, home: Path, backend: str, databases: PostgresDatabases | None, **overrides: Any
+) -> SecureApp:
     """The app under `backend` on its own copy of the template database, in `home`."""
     home.mkdir(parents=True)
-    settings = api_settings(home, auth_backend=backend, **overrides)
+    url = copy_database(template, home, databases)
+    settings = api_settings(home, auth_backend=backend, database_url=url, **overrides)
     settings.dags_folder.mkdir(parents=True, exist_ok=True)
-    copy_database(template, home / "slipstream.db")
     app = create_app(settings, validate_responses=True)
     return SecureApp(settings, app.test_client(client=(CLIENT_ADDRESS, 40000)))
 
 
 @pytest.fixture
-def make_app(security_database, tmp_path) -> Iterator:
+def make_app(security_database, postgres_databases, tmp_path) -> Iterator:
     """make_app(backend) -> SecureApp: a fresh database copy served under that SLIPSTREAM_AUTH_BACKEND."""
     made: list[SecureApp] = []
 
     def make(backend: str = "basic_auth", **overrides: Any) -> SecureApp:
-        made.append(build_app(security_database, tmp_path / f"{backend}-{len(made)}", backend, **overrides))
+        home = tmp_path / f"{backend}-{len(made)}"
+        made.append(build_app(security_database, home, backend, postgres_databases, **overrides))
         return made[-1]
 
     yield make
     for app in made:
-        get_engine(app.settings.database_url).dispose()
+        drop_database(app.settings.database_url, postgres_databases)
 
 
 @pytest.fixture(scope="module")
-def module_apps(security_database, tmp_path_factory) -> Iterator[dict[str, SecureApp]]:
+def module_apps(security_database, postgres_databases, tmp_path_factory) -> Iterator[dict[str, SecureApp]]:
     """One app per backend, shared by a module's tests that only read (or only need "not 401/403")."""
     root = tmp_path_factory.mktemp("backends")
-    apps = {backend: build_app(security_database, root / backend, backend) for backend in BACKENDS}
+    apps = {backend: build_app(security_database, root / backend, backend, postgres_databases) for backend in BACKENDS}
     yield apps
     for app in apps.values():
-        get_engine(app.settings.database_url).dispose()
+        drop_database(app.settings.database_url, postgres_databases)
 
 
 @pytest.fixture
