@@ -4,18 +4,8 @@
 from __future__ import annotations
 
 from slipstream.config import Settings
-from tests.engine.support import wait_for
+from tests.engine.support import FAST_TIMERS, wait_for
 from tests.live_server import SLIPSTREAM, Process, environment
-
-FAST_TIMERS = {
-    "SLIPSTREAM_SCHEDULER_LOOP_INTERVAL": "0.02",
-    "SLIPSTREAM_TASK_HEARTBEAT_INTERVAL": "0.2",
-    "SLIPSTREAM_ZOMBIE_THRESHOLD": "3",
-    "SLIPSTREAM_ZOMBIE_CHECK_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD": "2",
-    "SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE": "5",
-}
 
 
 def celery_environment(settings: Settings, broker: str, **extra: str) -> dict[str, str]:

@@ -20,6 +20,18 @@ from slipstream.services.dag_runs import TriggerRequest, trigger_dag_run
 FINISHED_RUN = ("success", "failed")
 
 
+# Timers short enough for crash tests to see a dead process or scheduler within seconds.
+FAST_TIMERS = {
+    "SLIPSTREAM_SCHEDULER_LOOP_INTERVAL": "0.02",
+    "SLIPSTREAM_TASK_HEARTBEAT_INTERVAL": "0.2",
+    "SLIPSTREAM_ZOMBIE_THRESHOLD": "3",
+    "SLIPSTREAM_ZOMBIE_CHECK_INTERVAL": "0.5",
+    "SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL": "0.5",
+    "SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD": "2",
+    "SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE": "5",
+}
+
+
 def write_dag(settings: Settings, name: str, source: str) -> Path:
     path = settings.dags_folder / f"{name}.py"
     path.write_text(textwrap.dedent(source))

@@ -12,18 +12,8 @@ from sqlalchemy import select, update
 from slipstream.db import session_scope
 from slipstream.models import DagRun, Job, TaskInstance
 from slipstream.scheduler.loop import SchedulerThread
-from tests.engine.support import add_dag, read_log, task_instances, trigger, wait_for, wait_for_run
+from tests.engine.support import FAST_TIMERS, add_dag, read_log, task_instances, trigger, wait_for, wait_for_run
 from tests.live_server import SLIPSTREAM, Process, environment
-
-FAST_TIMERS = {
-    "SLIPSTREAM_SCHEDULER_LOOP_INTERVAL": "0.02",
-    "SLIPSTREAM_TASK_HEARTBEAT_INTERVAL": "0.2",
-    "SLIPSTREAM_ZOMBIE_THRESHOLD": "3",
-    "SLIPSTREAM_ZOMBIE_CHECK_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD": "2",
-    "SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE": "5",
-}
 
 CRASH_DAG = """
 from datetime import UTC, datetime, timedelta

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from slipstream.db import session_scope
 from slipstream.models import Job, Pool, TaskInstance
 from tests.databases import backend
-from tests.engine.support import add_dag, trigger, wait_for, wait_for_run
+from tests.engine.support import FAST_TIMERS, add_dag, trigger, wait_for, wait_for_run
 from tests.live_server import SLIPSTREAM, Process, environment
 
 pytestmark = pytest.mark.slow
@@ -33,13 +33,7 @@ TASKS = 200
 SLOTS = 3
 DAG_ID = "many"
 FAST = {
-    "SLIPSTREAM_SCHEDULER_LOOP_INTERVAL": "0.02",
-    "SLIPSTREAM_TASK_HEARTBEAT_INTERVAL": "0.2",
-    "SLIPSTREAM_ZOMBIE_THRESHOLD": "3",
-    "SLIPSTREAM_ZOMBIE_CHECK_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEARTBEAT_INTERVAL": "0.5",
-    "SLIPSTREAM_SCHEDULER_HEALTH_CHECK_THRESHOLD": "2",
-    "SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE": "5",
+    **FAST_TIMERS,
     # Two schedulers on two cores: a few task processes each, no thrashing.
     "SLIPSTREAM_PARALLELISM": "4",
 }
