@@ -36,5 +36,4 @@ def list_dag_runs(dag_id: str, state: str | None = None):
 def get_dag_run_state(dag_id: str, execution_date: str):
     when = parse_execution_date(execution_date)
     with reading() as session:
-        dag_runs.get_serialized_dag(session, dag_id)
-        return json_response({"state": dag_runs.get_dag_run(session, dag_id, when).state})
+        return json_response({"state": dag_runs.get_dag_run_state(session, dag_id, when)})

@@ -184,13 +184,6 @@ def _comparable_run_id(run_id: str) -> str | None:
     return None if "\x00" in run_id else run_id
 
 
-def find_duplicate(session: Session, dag_id: str, run_id: str, execution_date: datetime) -> DagRun | None:
-    clash = DagRun.execution_date == execution_date
-    if _comparable_run_id(run_id) is not None:
-        clash = or_(DagRun.run_id == run_id, clash)
-    return session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).where(clash).limit(1)).first()
-
-
 _DUPLICATE = (
     select(DagRun.id)
     .where(DagRun.dag_id == bindparam("dag_id"))
@@ -345,3 +338,9 @@ def latest_runs(session: Session) -> list[dict[str, str]]:
         }
         for row in session.execute(query)
     ]
+
+
+def get_dag_run_state(session: Session, dag_id: str, execution_date: datetime) -> str:
+    """The run's state; checks in Airflow's order: the DAG, then the run at that instant."""
+    get_serialized_dag(session, dag_id)
+    return get_dag_run(session, dag_id, execution_date).state
