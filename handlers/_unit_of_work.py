@@ -1,14 +1,18 @@
-"""The database session a handler works in: one unit of work per request, committed once."""
+"""Where a handler's unit of work runs: reads in a session of their own, changes group-committed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from slipstream.db import session_scope
+from slipstream.group_commit import run_group_committed
 from slipstream.http import current_settings
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -17,7 +21,7 @@ def reading() -> Iterator[Session]:
         yield session
 
 
-@contextmanager
-def writing() -> Iterator[Session]:
-    with session_scope(current_settings().database_url, write=True) as session:
-        yield session
+async def group_committed(work: Callable[[Session], T]) -> T:
+    """`work(session)` committed by this process's writer thread, in one transaction with the units
+    of other requests waiting at the same moment (see slipstream.group_commit); its result."""
+    return await run_group_committed(current_settings().database_url, work)

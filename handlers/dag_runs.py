@@ -5,14 +5,16 @@ from __future__ import annotations
 from handlers._audit import actor
 from handlers._dispatch import database_read
 from handlers._responses import json_response
-from handlers._unit_of_work import reading, writing
+from handlers._unit_of_work import group_committed, reading
 from slipstream.dates import parse_execution_date
 from slipstream.services import audit, dag_runs
 
 
-def trigger_dag_run(dag_id: str, body):
+async def trigger_dag_run(dag_id: str, body):
     request = dag_runs.parse_trigger_body(body)
-    with writing() as session:
+    who = actor()
+
+    def create(session):
         run, execution_date = dag_runs.trigger_dag_run(session, dag_id, request)
         audit.record(
             session,
@@ -20,10 +22,13 @@ def trigger_dag_run(dag_id: str, body):
             dag_id=dag_id,
             target=run.run_id,
             extra={"run_id": run.run_id, "execution_date": execution_date.isoformat()},
-            **actor(),
+            **who,
         )
-        message = f"Created {dag_runs.dag_run_repr(run, execution_date)}"
-        return json_response({"execution_date": execution_date.isoformat(), "message": message, "run_id": run.run_id})
+        return run, execution_date
+
+    run, execution_date = await group_committed(create)
+    message = f"Created {dag_runs.dag_run_repr(run, execution_date)}"
+    return json_response({"execution_date": execution_date.isoformat(), "message": message, "run_id": run.run_id})
 
 
 @database_read

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers._audit import actor
 from handlers._dispatch import database_read
 from handlers._responses import json_response, text_response
-from handlers._unit_of_work import reading, writing
+from handlers._unit_of_work import group_committed, reading
 from slipstream.services import audit, dag_code, dag_deletion, pausing, task_views
 
 
@@ -22,11 +22,15 @@ def get_dag_code(dag_id: str):
     return text_response(source)
 
 
-def set_dag_paused(dag_id: str, paused: str):
+async def set_dag_paused(dag_id: str, paused: str):
     pause = paused.lower() == "true"
-    with writing() as session:
+    who = actor()
+
+    def set_flag(session):
         pausing.set_paused(session, dag_id, pause)
-        audit.record(session, audit.DAG_PAUSE if pause else audit.DAG_UNPAUSE, dag_id=dag_id, **actor())
+        audit.record(session, audit.DAG_PAUSE if pause else audit.DAG_UNPAUSE, dag_id=dag_id, **who)
+
+    await group_committed(set_flag)
     return json_response({"response": "ok"})
 
 
@@ -36,12 +40,17 @@ def get_dag_paused(dag_id: str):
         return json_response({"is_paused": pausing.is_paused(session, dag_id)})
 
 
-def delete_dag(dag_id: str):
-    with writing() as session:
+async def delete_dag(dag_id: str):
+    who = actor()
+
+    def delete(session):
         count = dag_deletion.delete_dag(session, dag_id)
-        audit.record(session, audit.DAG_DELETE, dag_id=dag_id, extra={"count": count}, **actor())
+        audit.record(session, audit.DAG_DELETE, dag_id=dag_id, extra={"count": count}, **who)
+        return count
+
+    count = await group_committed(delete)
     return json_response({"count": count, "message": f"Removed {count} record(s)"})
 
 
-def delete_dag_alias(dag_id: str):
-    return delete_dag(dag_id)
+async def delete_dag_alias(dag_id: str):
+    return await delete_dag(dag_id)

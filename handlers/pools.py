@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers._audit import actor
 from handlers._dispatch import database_read
 from handlers._responses import json_response
-from handlers._unit_of_work import reading, writing
+from handlers._unit_of_work import group_committed, reading
 from slipstream.services import audit, pools
 
 
@@ -21,8 +21,10 @@ def get_pool(name: str):
         return json_response(pools.pool_to_json(pools.get_pool(session, name)))
 
 
-def create_pool(body: dict):
-    with writing() as session:
+async def create_pool(body: dict):
+    who = actor()
+
+    def create_or_update(session):
         existed = pools.pool_exists(session, body["name"])
         pool = pools.create_or_update_pool(
             session,
@@ -36,13 +38,19 @@ def create_pool(body: dict):
             audit.POOL_UPDATE if existed else audit.POOL_CREATE,
             target=pool.pool,
             extra={"slots": pool.slots},
-            **actor(),
+            **who,
         )
-        return json_response(pools.pool_to_json(pool))
+        return pools.pool_to_json(pool)
+
+    return json_response(await group_committed(create_or_update))
 
 
-def delete_pool(name: str):
-    with writing() as session:
+async def delete_pool(name: str):
+    who = actor()
+
+    def delete(session):
         pool = pools.delete_pool(session, name)
-        audit.record(session, audit.POOL_DELETE, target=name, extra={"slots": pool.slots}, **actor())
-        return json_response(pools.pool_to_json(pool))
+        audit.record(session, audit.POOL_DELETE, target=name, extra={"slots": pool.slots}, **who)
+        return pools.pool_to_json(pool)
+
+    return json_response(await group_committed(delete))

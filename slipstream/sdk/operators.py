@@ -146,9 +146,7 @@ class BaseOperator:
         self.email_on_retry = email_on_retry
         self.email_on_failure = email_on_failure
         self.retries = int(retries or 0)
-        self.retry_delay = (
-            retry_delay if isinstance(retry_delay, timedelta) else timedelta(seconds=retry_delay)
-        )
+        self.retry_delay = retry_delay if isinstance(retry_delay, timedelta) else timedelta(seconds=retry_delay)
         self.retry_exponential_backoff = retry_exponential_backoff
         if max_retry_delay is not None and not isinstance(max_retry_delay, timedelta):
             max_retry_delay = timedelta(seconds=max_retry_delay)
@@ -196,9 +194,7 @@ class BaseOperator:
                 raise TypeError(f"Relationships can only be set between operators; received {other!r}")
             dag = self.dag or other.dag
             if dag is None:
-                raise AirflowException(
-                    f"Tried to create relationships between tasks that have no DAG: {self}"
-                )
+                raise AirflowException(f"Tried to create relationships between tasks that have no DAG: {self}")
             for task in (self, other):
                 if task.dag is None:
                     task._attach(dag)
@@ -309,9 +305,7 @@ class BashOperator(BaseOperator):
         if self.env is not None:
             base.update({str(k): str(v) for k, v in self.env.items()})
         # The task context variables are always added, whatever env says.
-        base.update(
-            {k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_CTX_", "SLIPSTREAM_CTX_"))}
-        )
+        base.update({k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_CTX_", "SLIPSTREAM_CTX_"))})
         return base
 
     def execute(self, context: dict[str, Any]) -> str:
@@ -339,9 +333,7 @@ class BashOperator(BaseOperator):
         if self.skip_on_exit_code is not None and returncode in self.skip_on_exit_code:
             raise AirflowSkipException(f"Bash command returned exit code {returncode}. Skipping.")
         if returncode != 0:
-            raise AirflowException(
-                f"Bash command failed. The command returned a non-zero exit code {returncode}."
-            )
+            raise AirflowException(f"Bash command failed. The command returned a non-zero exit code {returncode}.")
         return last_line
 
     def on_kill(self) -> None:
@@ -389,9 +381,7 @@ def determine_kwargs(func: Callable, args: Sequence[Any], kwargs: dict[str, Any]
     signature = inspect.signature(func)
     has_var_keyword = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
     positional = [
-        name
-        for name, p in signature.parameters.items()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        name for name, p in signature.parameters.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     for name in positional[: len(args)]:
         if name in kwargs:

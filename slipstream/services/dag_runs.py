@@ -19,6 +19,7 @@ from slipstream.errors import BadRequest, NotFound
 from slipstream.isoformat_columns import UTC_ISOFORMAT
 from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
+from slipstream.prepared import Prepared
 from slipstream.services.serialized import check_dag_exists, get_serialized_dag
 from slipstream.states import DAG_RUN_STATES, DagRunState
 from slipstream.timetables import infer_manual_data_interval
@@ -106,8 +107,20 @@ def dag_run_repr(run: DagRun, execution_date: datetime | None = None) -> str:
     )
 
 
-_INSERT_RUN = insert(DagRun.__table__)
-_INSERT_TASK_INSTANCES = insert(TaskInstance.__table__)
+_RUN_COLUMNS = (
+    "dag_id", "run_id", "execution_date", "state", "run_type", "external_trigger", "conf", "queued_at",
+    "data_interval_start", "data_interval_end",
+)  # fmt: skip
+_TASK_INSTANCE_COLUMNS = (
+    "dag_id", "run_id", "task_id", "map_index", "state", "try_number", "max_tries", "pool", "pool_slots",
+    "queue", "priority_weight", "operator", "custom_operator_name", "executor_config", "updated_at",
+)  # fmt: skip
+_INSERT_RUN = Prepared(
+    insert(DagRun.__table__).values({c: bindparam(c) for c in _RUN_COLUMNS}).returning(DagRun.__table__.c.id)
+)
+_INSERT_TASK_INSTANCES = Prepared(
+    insert(TaskInstance.__table__).values({c: bindparam(c) for c in _TASK_INSTANCE_COLUMNS})
+)
 
 
 def create_dag_run(
@@ -124,8 +137,8 @@ def create_dag_run(
     """Insert a queued run and its task instances (state None) as one unit; the caller commits.
 
     Task instances exist from the start, as in Airflow, for tasks whose start/end dates admit the run.
-    Both are Core INSERTs (the ORM's unit of work costs several times the statements), so the DagRun
-    returned carries the inserted values and id but is not in the session: read it, don't change it.
+    Both are prepared Core INSERTs (the ORM's unit of work costs several times the statements), so the
+    DagRun returned carries the inserted values and id but is not in the session: read it, don't change it.
     """
     now = utcnow()
     values = {
@@ -140,7 +153,7 @@ def create_dag_run(
         "data_interval_start": data_interval[0],
         "data_interval_end": data_interval[1],
     }
-    run_pk = execute_core(session, _INSERT_RUN, values).inserted_primary_key[0]
+    run_pk = _INSERT_RUN.scalar(session, values)
     task_instances = [
         {
             "dag_id": dag["dag_id"],
@@ -164,7 +177,7 @@ def create_dag_run(
     ]
     if task_instances:
         # One executemany INSERT rather than an ORM object per task.
-        execute_core(session, _INSERT_TASK_INSTANCES, task_instances)
+        _INSERT_TASK_INSTANCES.executemany(session, task_instances)
     return DagRun(id=run_pk, **values)
 
 
@@ -184,7 +197,7 @@ def _comparable_run_id(run_id: str) -> str | None:
     return None if "\x00" in run_id else run_id
 
 
-_DUPLICATE = (
+_DUPLICATE = Prepared(
     select(DagRun.id)
     .where(DagRun.dag_id == bindparam("dag_id"))
     .where(or_(DagRun.run_id == bindparam("run_id"), DagRun.execution_date == bindparam("execution_date")))
@@ -196,7 +209,7 @@ def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: da
     """Whether the DAG already has a run with this run_id or at this execution date."""
     # A None run_id binds as `run_id = NULL`, which matches nothing.
     params = {"dag_id": dag_id, "run_id": _comparable_run_id(run_id), "execution_date": execution_date}
-    return execute_core(session, _DUPLICATE, params).first() is not None
+    return _DUPLICATE.first(session, params) is not None
 
 
 def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[DagRun, datetime]:

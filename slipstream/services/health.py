@@ -22,9 +22,7 @@ def check_health(database_url: str) -> tuple[bool, dict[str, Any]]:
         with session_scope(database_url, write=False) as session:
             session.execute(text("SELECT 1"))
             heartbeat = session.scalar(
-                select(func.max(Job.latest_heartbeat)).where(
-                    Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running"
-                )
+                select(func.max(Job.latest_heartbeat)).where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running")
             )
     except Exception:
         unhealthy = {"status": "unhealthy"}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from slipstream.db import execute_core
 from slipstream.errors import NotFound
 from slipstream.models import DagModel, SerializedDagModel
+from slipstream.prepared import Prepared
 
 
 def get_dag_model(session: Session, dag_id: str) -> DagModel:
@@ -29,18 +30,18 @@ def _dag_and(column):
     )
 
 
-# Built once: building a statement costs more than running it.
-_DAG_AND_HASH = _dag_and(SerializedDagModel.dag_hash)
-_DAG_AND_SERIALIZED_ID = _dag_and(SerializedDagModel.dag_id)
+# Built once: building a statement costs more than running it. Both read plain strings, so prepared.
+_DAG_AND_HASH = Prepared(_dag_and(SerializedDagModel.dag_hash))
+_DAG_AND_SERIALIZED_ID = Prepared(_dag_and(SerializedDagModel.dag_id))
 # The data and its hash read by one statement, so the pair is consistent even under READ COMMITTED.
 _DATA_AND_HASH = select(SerializedDagModel.data, SerializedDagModel.dag_hash).where(
     SerializedDagModel.dag_id == bindparam("dag_id")
 )
 
 
-def _dag_row(session: Session, statement, dag_id: str) -> Any:
+def _dag_row(session: Session, statement: Prepared, dag_id: str) -> Any:
     """The joined row's second column; NotFound in Airflow's order: no DagModel row, then no serialized DAG."""
-    row = execute_core(session, statement, {"dag_id": dag_id}).first()
+    row = statement.first(session, {"dag_id": dag_id})
     if row is None:
         raise NotFound(f"Dag id {dag_id} not found in DagModel")
     if row[1] is None:
