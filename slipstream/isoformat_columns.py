@@ -1,6 +1,7 @@
 """Reading UtcDateTime columns straight to the strings the API prints, for hot list endpoints.
 
-`select(type_coerce(DagRun.execution_date, UTC_ISOFORMAT))` gives, per row, exactly
+`select(type_coerce(DagRun.execution_date, UTC_ISOFORMAT))` (or isoformat_reader() applied to the
+raw column value) gives, per row, exactly
 slipstream.dates.isoformat() of the datetime UtcDateTime would have read (None stays None). On
 SQLite, which stores SQLAlchemy's fixed text form, the string is cut from the stored text, skipping
 the parse into a datetime, the tzinfo swap and isoformat() (most of a 100-row list's cost).
@@ -59,3 +60,12 @@ class UtcIsoformat(TypeDecorator[str]):
 
 
 UTC_ISOFORMAT = UtcIsoformat()
+_readers: dict[str, Callable[[Any], str | None]] = {}
+
+
+def isoformat_reader(dialect) -> Callable[[Any], str | None]:
+    """UTC_ISOFORMAT's conversion for values read straight from the DBAPI (slipstream.prepared)."""
+    reader = _readers.get(dialect.name)
+    if reader is None:
+        reader = _readers[dialect.name] = UTC_ISOFORMAT.dialect_impl(dialect).result_processor(dialect, None)
+    return reader

@@ -9,14 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from sqlalchemy import bindparam, func, insert, or_, select, type_coerce
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipstream.dates import isoformat, parse_execution_date, utcnow
-from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
-from slipstream.isoformat_columns import UTC_ISOFORMAT
+from slipstream.isoformat_columns import isoformat_reader
 from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 from slipstream.models import ID_LENGTH, DagRun, TaskInstance
 from slipstream.prepared import Prepared
@@ -275,19 +274,19 @@ def parse_state_filter(state: str | None) -> str | None:
     return lowered
 
 
-# Dates come as isoformat() strings, cut from the stored values (see slipstream.isoformat_columns).
-_RUN_LIST = (
-    select(
-        DagRun.id,
-        DagRun.run_id,
-        DagRun.state,
-        type_coerce(DagRun.execution_date, UTC_ISOFORMAT),
-        type_coerce(DagRun.start_date, UTC_ISOFORMAT),
-    )
+# Prepared: the list's rows come from the DBAPI cursor as stored, and the dates are turned into the
+# API's isoformat() strings by isoformat_reader() for the dialect (on SQLite a cut of the
+# stored text, see slipstream.isoformat_columns), skipping SQLAlchemy's result rows.
+_RUN_LIST = Prepared(
+    select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date)
     .where(DagRun.dag_id == bindparam("dag_id"))
     .order_by(DagRun.execution_date)
 )
-_RUN_LIST_IN_STATE = _RUN_LIST.where(DagRun.state == bindparam("state"))
+_RUN_LIST_IN_STATE = Prepared(
+    select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date)
+    .where(DagRun.dag_id == bindparam("dag_id"), DagRun.state == bindparam("state"))
+    .order_by(DagRun.execution_date)
+)
 
 
 def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict[str, Any]]:
@@ -297,22 +296,31 @@ def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict
     except NotFound as exc:
         raise BadRequest(exc.message) from None
     wanted = parse_state_filter(state)
-    query = _RUN_LIST if wanted is None else _RUN_LIST_IN_STATE
+    if wanted is None:
+        cursor = _RUN_LIST.execute(session, {"dag_id": dag_id})
+    else:
+        cursor = _RUN_LIST_IN_STATE.execute(session, {"dag_id": dag_id, "state": wanted})
+    try:
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    to_isoformat = isoformat_reader(session.get_bind().dialect)
     url_prefix = f"/dags/{quote(dag_id, safe='')}/graph?execution_date="
-    return [
-        {
-            "dag_id": dag_id,
-            "dag_run_url": url_prefix + _form_encoded_str(execution_date),
-            "execution_date": execution_date,
-            "id": run_pk,
-            "run_id": run_id,
-            "start_date": start_date or "",
-            "state": run_state,
-        }
-        for run_pk, run_id, run_state, execution_date, start_date in execute_core(
-            session, query, {"dag_id": dag_id, "state": wanted}
-        ).all()
-    ]
+    items = []
+    for run_pk, run_id, run_state, stored_execution_date, stored_start_date in rows:
+        execution_date = to_isoformat(stored_execution_date)
+        items.append(
+            {
+                "dag_id": dag_id,
+                "dag_run_url": url_prefix + _form_encoded_str(execution_date),
+                "execution_date": execution_date,
+                "id": run_pk,
+                "run_id": run_id,
+                "start_date": to_isoformat(stored_start_date) or "",
+                "state": run_state,
+            }
+        )
+    return items
 
 
 def run_not_found_message(dag_id: str, execution_date: datetime) -> str:
