@@ -1,16 +1,50 @@
 """`python -m bench`: run every benchmark module in this folder, one process each.
 
-Modules starting with `_` are helpers; `fuzz` is not a benchmark (`make fuzz` runs it).
+Modules starting with `_` are helpers; `fuzz` is not a benchmark (`make fuzz` runs it). After them,
+the engine's scale-out figures (issue 4): 1,000 no-op tasks on PostgreSQL with 1 and 2 schedulers,
+LocalExecutor and CeleryExecutor, when PostgreSQL and Redis answer; a line says why not otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import pkgutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 NOT_BENCHMARKS = {"fuzz"}
+SCALE_OUT = ["--executor", "both", "--schedulers", "2"]
+SCALE_OUT_COMMAND = f"python -m bench.engine {' '.join(SCALE_OUT)}"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_address() -> tuple[str, int]:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ.get("SLIPSTREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    return url.host or "127.0.0.1", url.port or 5432
+
+
+def scale_out_skipped() -> str | None:
+    """Why the scale-out benchmark cannot run here, or None."""
+    try:
+        host, port = _postgres_address()
+    except Exception as exc:  # a malformed SLIPSTREAM_TEST_POSTGRES_URL
+        return f"SLIPSTREAM_TEST_POSTGRES_URL is not usable ({exc})"
+    if not _answers(host, port):
+        return f"PostgreSQL does not answer at {host}:{port}"
+    if not _answers("127.0.0.1", 6379):
+        return "Redis does not answer at 127.0.0.1:6379"
+    return None
 
 
 def main() -> int:
@@ -22,6 +56,12 @@ def main() -> int:
         print(f"\n===== bench.{name} =====", flush=True)
         if subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=folder.parent) != 0:
             failed.append(name)
+    print(f"\n===== bench.engine {' '.join(SCALE_OUT)} (scale-out) =====", flush=True)
+    why = scale_out_skipped()
+    if why is not None:
+        print(f"skipped: {why}; when both answer, run `{SCALE_OUT_COMMAND}`", flush=True)
+    elif subprocess.call([sys.executable, "-m", "bench.engine", *SCALE_OUT], cwd=folder.parent) != 0:
+        failed.append("engine (scale-out)")
     if failed:
         print(f"\nbenchmarks that did not complete: {', '.join(failed)}", flush=True)
     return 1 if failed else 0

@@ -20,6 +20,8 @@ def worker_command(
 ) -> None:
     """Run a Celery worker until SIGTERM (warm: running tries finish first) or a second Ctrl-C.
 
+    Each worker process keeps one warm fork server, started on its first try and reused for the
+    next ones (replaced if it dies), so a try starts in milliseconds, not a cold interpreter's time.
     It needs the scheduler's database (SLIPSTREAM_DATABASE_URL), its broker
     (SLIPSTREAM_CELERY_BROKER_URL) and the DAG files (SLIPSTREAM_DAGS_FOLDER).
     """
