@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from slipstream.db import execute_core
 from slipstream.errors import BadRequest, NotFound
 from slipstream.models import POOL_NAME_LENGTH, Pool
+from slipstream.prepared import Prepared
 
 DEFAULT_POOL = "default_pool"
 MAX_SLOTS = 2**31 - 1
@@ -76,14 +76,21 @@ def pool_exists(session: Session, name: Any) -> bool:
     return len(name) <= POOL_NAME_LENGTH and session.scalar(select(Pool.id).where(Pool.pool == name)) is not None
 
 
-_POOLS_JSON = select(Pool.description, Pool.id, Pool.include_deferred, Pool.pool, Pool.slots).order_by(Pool.id)
+_POOLS_JSON = Prepared(
+    select(Pool.description, Pool.id, Pool.include_deferred, Pool.pool, Pool.slots).order_by(Pool.id)
+)
 
 
 def list_pools_json(session: Session) -> list[dict[str, Any]]:
     """pool_to_json of every pool, by id, read as plain rows (the API's hot path: no ORM objects)."""
+    cursor = _POOLS_JSON.execute(session, {})
+    try:
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return [
         {"description": description, "id": pk, "include_deferred": bool(deferred), "pool": name, "slots": slots}
-        for description, pk, deferred, name, slots in execute_core(session, _POOLS_JSON)
+        for description, pk, deferred, name, slots in rows
     ]
 
 
