@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from slipstream.db import session_scope
+from slipstream.db import read_scope
 from slipstream.group_commit import run_group_committed
 from slipstream.http import current_settings
 
@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 @contextmanager
 def reading() -> Iterator[Session]:
-    with session_scope(current_settings().database_url, write=False) as session:
+    with read_scope(current_settings().database_url) as session:
         yield session
 
 

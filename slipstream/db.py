@@ -134,6 +134,18 @@ def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
             writer_lock.release()
 
 
+@contextmanager
+def read_scope(url: str) -> Iterator[Session]:
+    """A read-only unit of work for a request: session_scope(write=False), and on PostgreSQL in
+    autocommit, which saves the BEGIN and COMMIT round trips. Under READ COMMITTED every statement
+    takes its own snapshot anyway, so the reads see what they would have seen in a transaction.
+    Nothing written in it would be rolled back on an error: only for units that never write."""
+    with session_scope(url, write=False) as session:
+        if not normalize_url(url).startswith("sqlite"):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 _sqlite_writer_locks: dict[str, threading.RLock] = {}
 
 
