@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers._audit import actor
 from handlers._dispatch import database_read
-from handlers._responses import json_response
+from handlers._responses import json_body_response, json_response
 from handlers._unit_of_work import group_committed, reading
 from slipstream.dates import parse_execution_date
 from slipstream.services import audit, dag_runs
@@ -34,7 +34,7 @@ async def trigger_dag_run(dag_id: str, body):
 @database_read
 def list_dag_runs(dag_id: str, state: str | None = None):
     with reading() as session:
-        return json_response(dag_runs.list_dag_runs(session, dag_id, state))
+        return json_body_response(dag_runs.list_dag_runs_json(session, dag_id, state))
 
 
 @database_read

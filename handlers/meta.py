@@ -9,7 +9,7 @@ from slipstream import __version__
 from slipstream.services import dag_runs
 
 
-def get_test():
+async def get_test():
     return json_response({"status": "OK"})
 
 

@@ -78,9 +78,14 @@ class Prepared:
         return compiled
 
     @staticmethod
-    def _parameters(compiled: _Compiled, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    def _parameters(
+        compiled: _Compiled, values: Mapping[str, Any], converted: Mapping[str, Any] | None = None
+    ) -> Sequence[Any] | dict[str, Any]:
         row = []
         for name, processor, kind, fallback in compiled.parameters:
+            if converted is not None and name in converted:
+                row.append(converted[name])
+                continue
             value = values.get(name, _MISSING)
             if value is _MISSING:
                 if kind == "required":
@@ -112,9 +117,18 @@ class Prepared:
         row = self.first(session, values)
         return None if row is None else row[0]
 
-    def executemany(self, session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
+    def executemany(
+        self, session: Session, rows: Iterable[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+    ) -> None:
+        """Run once per row; `shared` holds values every row has, converted once rather than per row."""
         compiled, cursor = self._cursor(session)
+        converted = None
+        if shared:
+            by_name = {name: processor for name, processor, _, _ in compiled.parameters}
+            converted = {
+                name: value if by_name[name] is None else by_name[name](value) for name, value in shared.items()
+            }
         try:
-            cursor.executemany(compiled.sql, [self._parameters(compiled, row) for row in rows])
+            cursor.executemany(compiled.sql, [self._parameters(compiled, row, converted) for row in rows])
         finally:
             cursor.close()

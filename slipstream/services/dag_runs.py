@@ -99,7 +99,24 @@ def duplicate_message(dag_id: str, execution_date: datetime, run_id: str) -> str
     return f"A DAG Run already exists for DAG {dag_id} at {execution_date} with run id {run_id}"
 
 
-def dag_run_repr(run: DagRun, execution_date: datetime | None = None) -> str:
+@dataclass(frozen=True, slots=True)
+class CreatedRun:
+    """A run as create_dag_run inserted it: its id and values, without an ORM object's bookkeeping."""
+
+    id: int
+    dag_id: str
+    run_id: str
+    execution_date: datetime
+    state: str
+    run_type: str
+    external_trigger: bool
+    conf: dict[str, Any]
+    queued_at: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+
+
+def dag_run_repr(run: DagRun | CreatedRun, execution_date: datetime | None = None) -> str:
     return (
         f"<DagRun {run.dag_id} @ {execution_date or run.execution_date}: {run.run_id}, state:{run.state}, "
         f"queued_at: {run.queued_at}. externally triggered: {run.external_trigger}>"
@@ -132,12 +149,11 @@ def create_dag_run(
     run_type: str,
     data_interval: tuple[datetime, datetime],
     external_trigger: bool,
-) -> DagRun:
+) -> CreatedRun:
     """Insert a queued run and its task instances (state None) as one unit; the caller commits.
 
     Task instances exist from the start, as in Airflow, for tasks whose start/end dates admit the run.
-    Both are prepared Core INSERTs (the ORM's unit of work costs several times the statements), so the
-    DagRun returned carries the inserted values and id but is not in the session: read it, don't change it.
+    Both are prepared Core INSERTs (the ORM's unit of work costs several times the statements).
     """
     now = utcnow()
     values = {
@@ -155,12 +171,7 @@ def create_dag_run(
     run_pk = _INSERT_RUN.scalar(session, values)
     task_instances = [
         {
-            "dag_id": dag["dag_id"],
-            "run_id": run_id,
             "task_id": task["task_id"],
-            "map_index": -1,
-            "state": None,
-            "try_number": 0,
             "max_tries": task["retries"],
             "pool": task["pool"],
             "pool_slots": task["pool_slots"],
@@ -168,16 +179,23 @@ def create_dag_run(
             "priority_weight": task["priority_weight_total"],
             "operator": task["operator"],
             "custom_operator_name": task["operator"],
-            "executor_config": {},
-            "updated_at": now,
         }
         for task in dag["tasks"].values()
         if _task_admits(task, execution_date)
     ]
     if task_instances:
-        # One executemany INSERT rather than an ORM object per task.
-        _INSERT_TASK_INSTANCES.executemany(session, task_instances)
-    return DagRun(id=run_pk, **values)
+        # One executemany INSERT rather than an ORM object per task; what every row shares is converted once.
+        shared = {
+            "dag_id": dag["dag_id"],
+            "run_id": run_id,
+            "map_index": -1,
+            "state": None,
+            "try_number": 0,
+            "executor_config": {},
+            "updated_at": now,
+        }
+        _INSERT_TASK_INSTANCES.executemany(session, task_instances, shared=shared)
+    return CreatedRun(id=run_pk, **values)
 
 
 def _task_admits(task: dict[str, Any], execution_date: datetime) -> bool:
@@ -211,7 +229,7 @@ def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: da
     return _DUPLICATE.first(session, params) is not None
 
 
-def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[DagRun, datetime]:
+def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[CreatedRun, datetime]:
     """Create a manual run, queued. Returns the run and the execution date as the client gave it.
 
     Duplicates (same run_id or same execution date) are a 400, also when two triggers race: then the
@@ -291,6 +309,15 @@ _RUN_LIST_IN_STATE = Prepared(
 
 def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict[str, Any]]:
     """The list endpoint's items, oldest execution date first. An unknown DAG is a 400, as in Airflow."""
+    return [orjson.loads(fragment) for fragment in _run_list_fragments(session, dag_id, state)]
+
+
+def list_dag_runs_json(session: Session, dag_id: str, state: str | None) -> bytes:
+    """list_dag_runs() as the API answers it: a JSON array with sorted keys, compact, byte for byte."""
+    return b"[" + b",".join(_run_list_fragments(session, dag_id, state)) + b"]"
+
+
+def _run_list_fragments(session: Session, dag_id: str, state: str | None) -> list[bytes]:
     try:
         check_dag_exists(session, dag_id)
     except NotFound as exc:
@@ -304,23 +331,55 @@ def list_dag_runs(session: Session, dag_id: str, state: str | None) -> list[dict
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    to_isoformat = isoformat_reader(session.get_bind().dialect)
-    url_prefix = f"/dags/{quote(dag_id, safe='')}/graph?execution_date="
-    items = []
-    for run_pk, run_id, run_state, stored_execution_date, stored_start_date in rows:
-        execution_date = to_isoformat(stored_execution_date)
-        items.append(
-            {
-                "dag_id": dag_id,
-                "dag_run_url": url_prefix + _form_encoded_str(execution_date),
-                "execution_date": execution_date,
-                "id": run_pk,
-                "run_id": run_id,
-                "start_date": to_isoformat(stored_start_date) or "",
-                "state": run_state,
-            }
-        )
-    return items
+    dialect = session.get_bind().dialect
+    rendered = _rendered_run_items
+    fragments = []
+    for row in rows:
+        key = (dialect.name, dag_id, *row)
+        fragment = rendered.get(key)
+        if fragment is None:
+            fragment = rendered.put(key, _render_run_item(dialect, dag_id, row))
+        fragments.append(fragment)
+    return fragments
+
+
+def _render_run_item(dialect, dag_id: str, row: tuple) -> bytes:
+    run_pk, run_id, run_state, stored_execution_date, stored_start_date = row
+    to_isoformat = isoformat_reader(dialect)
+    execution_date = to_isoformat(stored_execution_date)
+    item = {
+        "dag_id": dag_id,
+        "dag_run_url": f"/dags/{quote(dag_id, safe='')}/graph?execution_date={_form_encoded_str(execution_date)}",
+        "execution_date": execution_date,
+        "id": run_pk,
+        "run_id": run_id,
+        "start_date": to_isoformat(stored_start_date) or "",
+        "state": run_state,
+    }
+    return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+
+
+class _RenderedRunItems:
+    """Run-list items rendered to JSON, keyed by every stored value they are made of.
+
+    Clients poll run lists; most of a list's runs have not changed since the last poll, and rendering
+    an item (two dates, the URL, the JSON) costs several times looking it up. A changed run has a new
+    key, so an entry is never stale. Bounded: cleared when full (simpler than LRU bookkeeping per hit).
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[tuple, bytes] = {}
+        self.get = self._entries.get
+
+    def put(self, key: tuple, fragment: bytes) -> bytes:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = fragment
+        return fragment
+
+
+_rendered_run_items = _RenderedRunItems()
 
 
 def run_not_found_message(dag_id: str, execution_date: datetime) -> str:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote_plus
 
 import pytest
+from sqlalchemy import select
 
 from slipstream.db import session_scope
-from slipstream.models import SerializedDagModel
+from slipstream.models import DagRun, SerializedDagModel
 from tests.api.support import (
     BASE,
     BASH_DAG,
@@ -539,6 +540,18 @@ class TestListDagRuns:
                 }
             ],
         )
+
+    def test_a_changed_run_is_listed_as_it_is_now(self, client, app_settings):
+        """Rendered items are reused between requests; a run that changed must never be served stale."""
+        assert trigger(client, {"run_id": "r1", "execution_date": "2022-03-04T05:06:07+00:00"}).status_code == 200
+        assert [(i["state"], i["start_date"]) for i in client.get(self.url()).json()] == [("queued", "")]
+        with session_scope(app_settings.database_url) as session:
+            run = session.scalar(select(DagRun).where(DagRun.run_id == "r1"))
+            run.state = "running"
+            run.start_date = datetime(2022, 3, 4, 5, 6, 8, 900, tzinfo=UTC)
+        listed = client.get(self.url()).json()
+        assert [(i["state"], i["start_date"]) for i in listed] == [("running", "2022-03-04T05:06:08.000900+00:00")]
+        assert client.get(self.url(), params={"state": "queued"}).json() == []
 
     def test_ordered_by_execution_date_in_utc(self, client, app_settings):
         for run_id, date in [("c", "2022-03-03"), ("a", "2022-03-01T05:00:00+05:00"), ("b", "2022-03-02")]:
