@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pendulum
@@ -10,6 +11,9 @@ from slipstream.errors import BadRequest
 
 # Longer inputs are never dates; pendulum and dateutil can take very long on huge digit strings.
 _MAX_DATE_LENGTH = 64
+# What clients send nearly always (Airflow's own example format): read by datetime.fromisoformat,
+# several times faster than pendulum and the same instant; anything else goes through pendulum.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:Z|[+-]\d\d:\d\d)")
 
 
 def invalid_date_message(raw: object) -> str:
@@ -27,7 +31,10 @@ def parse_execution_date(raw: object) -> datetime:
     if not isinstance(raw, str) or not raw.strip() or len(raw) > _MAX_DATE_LENGTH:
         raise BadRequest(invalid_date_message(raw))
     try:
-        parsed = pendulum.parse(raw, tz="UTC", strict=False)
+        if _CANONICAL.fullmatch(raw):
+            parsed = datetime.fromisoformat(raw)
+        else:
+            parsed = pendulum.parse(raw, tz="UTC", strict=False)
     except Exception as exc:  # pendulum and dateutil raise many kinds of errors
         raise BadRequest(invalid_date_message(raw)) from exc
     if not isinstance(parsed, datetime):
