@@ -1,8 +1,8 @@
 """Where a handler's database work runs.
 
 SQLite reads are in-process and never wait for a lock under WAL, so they run on the event loop and
-skip the thread hand-off (which costs about as much as the query). Writes, which may queue for
-SQLite's write lock, and all PostgreSQL work, which waits on the network, run in the thread pool.
+skip the thread hand-off (which costs about as much as the query). PostgreSQL reads, which wait on
+the network, run in the thread pool. Writes go to the group-commit writer thread (handlers._unit_of_work).
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from sqlalchemy import select, text
 
 from slipstream.dates import isoformat
 from slipstream.models import DagModel, DagRun, SerializedDagModel
-from slipstream.services.dag_runs import list_dag_runs
+from slipstream.services.dag_runs import list_dag_runs_json
 
 DATES = [
     datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
@@ -40,7 +41,8 @@ def _orm_view(session):
 
 
 def _list_view(session):
-    return [(i["run_id"], i["execution_date"], i["start_date"]) for i in list_dag_runs(session, "d", None)]
+    items = orjson.loads(list_dag_runs_json(session, "d", None))
+    return [(i["run_id"], i["execution_date"], i["start_date"]) for i in items]
 
 
 def test_every_date_prints_as_the_orm_reads_it(runs):
