@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,14 @@ _lock = threading.Lock()
 _write_intent: ContextVar[bool] = ContextVar("slipstream_write_intent", default=False)
 # Set by read_scope() on SQLite: no BEGIN at all, so each statement reads the newest committed state.
 _statement_reads: ContextVar[bool] = ContextVar("slipstream_statement_reads", default=False)
+# Set by session_scope(wait=False): BEGIN IMMEDIATE must not wait for another writer; a dict in which
+# _sqlite_begin records that the lock was busy (raising inside SQLAlchemy's begin would leave it half-begun).
+_begin_without_waiting: ContextVar[dict | None] = ContextVar("slipstream_begin_without_waiting", default=None)
 _SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class WriteLockBusy(Exception):
+    """session_scope(wait=False) found SQLite's write lock held (by this process or another)."""
 
 
 def normalize_url(url: str) -> str:
@@ -48,7 +56,20 @@ def _sqlite_begin(conn) -> None:
     # so WAL lets them run beside a writer.
     # Straight on the DBAPI connection: through exec_driver_sql this costs a statement's execution
     # context (~20 us), paid by every request.
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+    raw = conn.connection.driver_connection
+    no_wait = _begin_without_waiting.get()
+    if no_wait is None:
+        raw.execute("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        return
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        no_wait["busy"] = True  # no transaction began; session_scope sees this and gives up
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
 
 
 def get_engine(url: str) -> Engine:
@@ -112,19 +133,27 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
+def session_scope(url: str, *, write: bool = True, wait: bool = True) -> Iterator[Session]:
     """One unit of work: commit once at the end, roll back on any error.
 
     `write=False` marks a read-only unit, which on SQLite does not take the write lock.
+    `wait=False` (SQLite writes only) takes the write lock now or raises WriteLockBusy before running
+    anything, for callers that must not block (an event loop); it is ignored on other databases.
     """
     writer_lock = _sqlite_writer_lock(url) if write else None
+    no_wait = not wait and writer_lock is not None
+    if no_wait:
+        if not writer_lock.acquire(blocking=False):
+            raise WriteLockBusy(url)
     # Past SQLite's own busy timeout, go on without the lock: SQLite then answers as it always did.
-    if writer_lock is not None and not writer_lock.acquire(timeout=_SQLITE_BUSY_TIMEOUT_S):
+    elif writer_lock is not None and not writer_lock.acquire(timeout=_SQLITE_BUSY_TIMEOUT_S):
         writer_lock = None
     try:
         token = _write_intent.set(write)
         session = session_factory(url)()
         try:
+            if no_wait:
+                _begin_now_or_give_up(session, url)
             yield session
             session.commit()
         except BaseException:
@@ -156,7 +185,7 @@ def read_scope(url: str) -> Iterator[Session]:
         return
     token = _statement_reads.set(True)
     try:
-        with get_engine(url).connect() as connection:
+        with _sqlite_reader(url) as connection:
             session = StatementReads(connection)
             try:
                 yield session  # type: ignore[misc]  # a Session for everything a read does
@@ -164,6 +193,57 @@ def read_scope(url: str) -> Iterator[Session]:
                 session.close()
     finally:
         _statement_reads.reset(token)
+
+
+class _ThreadReader(threading.local):
+    """The SQLite connection this thread reads with, kept between read_scopes (one database at a time)."""
+
+    engine: Engine | None = None
+    connection = None
+    busy = False
+
+
+_thread_reader = _ThreadReader()
+
+
+@contextmanager
+def _sqlite_reader(url: str) -> Iterator:
+    """A connection for statement reads: this thread's own, kept open, when it is free.
+
+    Checking a connection out of the pool and back in costs about 40 us, more than a small read. The
+    kept connection holds no transaction between reads (read_scope issues no BEGIN; its bookkeeping
+    is ended after each), so it neither sees stale data nor holds back WAL checkpoints. A read nested
+    in another, or after an error, uses the pool as before; the kept one is dropped after an error.
+    """
+    engine = get_engine(url)
+    reader = _thread_reader
+    if reader.busy:
+        with engine.connect() as connection:
+            yield connection
+        return
+    if reader.engine is not engine:
+        _close_thread_reader()
+        reader.connection = engine.connect()
+        reader.engine = engine
+    reader.busy = True
+    try:
+        yield reader.connection
+        reader.connection.rollback()  # ends SQLAlchemy's autobegun bookkeeping; no SQL was begun
+    except BaseException:
+        _close_thread_reader()
+        raise
+    finally:
+        reader.busy = False
+
+
+def _close_thread_reader() -> None:
+    reader = _thread_reader
+    connection, reader.connection, reader.engine = reader.connection, None, None
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - a broken connection is being dropped anyway
+            connection.invalidate()
 
 
 class StatementReads:
@@ -199,6 +279,18 @@ class StatementReads:
 _sqlite_writer_locks: dict[str, threading.RLock] = {}
 
 
+def _begin_now_or_give_up(session: Session, url: str) -> None:
+    """BEGIN IMMEDIATE at once, without SQLite's busy wait; WriteLockBusy if another connection writes."""
+    attempt: dict = {}
+    token = _begin_without_waiting.set(attempt)
+    try:
+        session.connection()
+    finally:
+        _begin_without_waiting.reset(token)
+    if attempt.get("busy"):
+        raise WriteLockBusy(url)
+
+
 def _sqlite_writer_lock(url: str) -> threading.RLock | None:
     """SQLite has one writer at a time. Threads of one process wait for it here, in turn, rather than
     in SQLite's busy handler, which sleeps and polls (up to 100 ms a time) and so serves them late."""
@@ -224,6 +316,7 @@ def execute_core(session: Session, statement: Executable, params: dict | None = 
 
 
 def dispose_all() -> None:
+    _close_thread_reader()
     with _lock:
         for engine in _engines.values():
             engine.dispose()

@@ -1,8 +1,14 @@
-"""Group commit: concurrent units share transactions, yet each stays all-or-nothing and gets its own answer."""
+"""Group commit: concurrent units share transactions, yet each stays all-or-nothing and gets its own answer.
+
+The writer thread (PostgreSQL, and SQLite when the write lock is busy) is driven through
+run_on_writer_thread; the SQLite batches that run on the event loop itself through run_group_committed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 import time
 
@@ -10,10 +16,15 @@ import pytest
 from sqlalchemy import event, func, select
 
 from slipstream import group_commit
-from slipstream.db import get_engine, session_scope
+from slipstream.db import WriteLockBusy, get_engine, normalize_url, session_scope
 from slipstream.errors import BadRequest
 from slipstream.models import Pool
 from slipstream.services import pools
+from tests.databases import backend
+
+sqlite_only = pytest.mark.skipif(
+    backend() != "sqlite", reason="batches run on the event loop on SQLite only; PostgreSQL's use the writer thread"
+)
 
 
 def _add_pool(name: str, slots: int = 1):
@@ -50,15 +61,15 @@ def _hold_first_batch() -> tuple[threading.Event, object]:
     return release, blocker
 
 
-def test_waiting_units_are_committed_together(settings):
+def test_units_waiting_for_the_writer_thread_are_committed_together(settings):
     url = settings.database_url
     commits = _count_commits(url)
     release, blocker = _hold_first_batch()
 
     async def scenario():
-        first = asyncio.ensure_future(group_commit.run_group_committed(url, blocker))
+        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
         await asyncio.sleep(0.2)  # the writer is inside the blocker's batch now
-        rest = [asyncio.ensure_future(group_commit.run_group_committed(url, _add_pool(f"p{i}"))) for i in range(20)]
+        rest = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, _add_pool(f"p{i}"))) for i in range(20)]
         await asyncio.sleep(0.2)
         release.set()
         return await first, await asyncio.gather(*rest)
@@ -81,10 +92,10 @@ def test_a_failing_unit_leaves_no_rows_and_the_others_commit(settings):
         raise BadRequest("the second half failed")
 
     async def scenario():
-        first = asyncio.ensure_future(group_commit.run_group_committed(url, blocker))
+        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
         await asyncio.sleep(0.2)
         units = [_add_pool("before"), half_done_then_fails, _add_pool("after")]
-        futures = [asyncio.ensure_future(group_commit.run_group_committed(url, unit)) for unit in units]
+        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, unit)) for unit in units]
         await asyncio.sleep(0.2)
         release.set()
         await first
@@ -110,9 +121,9 @@ def test_units_see_the_rows_of_earlier_units_in_their_batch(settings):
         return "created"
 
     async def scenario():
-        first = asyncio.ensure_future(group_commit.run_group_committed(url, blocker))
+        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
         await asyncio.sleep(0.2)
-        futures = [asyncio.ensure_future(group_commit.run_group_committed(url, create_once)) for _ in range(10)]
+        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, create_once)) for _ in range(10)]
         await asyncio.sleep(0.2)
         release.set()
         await first
@@ -130,7 +141,7 @@ def test_an_idle_writer_stops_and_a_new_one_serves_the_next_unit(settings, monke
     monkeypatch.setattr(group_commit, "IDLE_SECONDS", 0.1)
 
     async def submit(name):
-        return await group_commit.run_group_committed(url, _add_pool(name))
+        return await group_commit.run_on_writer_thread(url, _add_pool(name))
 
     assert asyncio.run(submit("first")) == "first"
     deadline = time.monotonic() + 5
@@ -147,7 +158,7 @@ def test_each_caller_is_answered_on_its_own_event_loop(settings, loops):
     results: dict[int, str] = {}
 
     def caller(i: int) -> None:
-        results[i] = asyncio.run(group_commit.run_group_committed(url, _add_pool(f"loop{i}")))
+        results[i] = asyncio.run(group_commit.run_on_writer_thread(url, _add_pool(f"loop{i}")))
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(loops)]
     for thread in threads:
@@ -155,3 +166,157 @@ def test_each_caller_is_answered_on_its_own_event_loop(settings, loops):
     for thread in threads:
         thread.join(10)
     assert results == {i: f"loop{i}" for i in range(loops)}
+
+
+# -- on the event loop (SQLite) -------------------------------------------------------------------
+
+
+def _loop_thread_recorder(name: str, threads: dict[str, int]):
+    def work(session):
+        threads[name] = threading.get_ident()
+        pools.create_or_update_pool(session, name=name, slots=1)
+        return name
+
+    return work
+
+
+@sqlite_only
+def test_units_of_one_loop_iteration_run_on_the_loop_in_one_transaction(settings):
+    url = settings.database_url
+    commits = _count_commits(url)
+    threads: dict[str, int] = {}
+
+    async def scenario():
+        units = [_loop_thread_recorder(f"p{i}", threads) for i in range(20)]
+        answers = await asyncio.gather(*(group_commit.run_group_committed(url, unit) for unit in units))
+        return answers, threading.get_ident()
+
+    answers, loop_thread = asyncio.run(scenario())
+    assert answers == [f"p{i}" for i in range(20)]
+    assert set(threads.values()) == {loop_thread}
+    assert commits[0] == 1
+    assert {f"p{i}" for i in range(20)} <= _pool_names(url)
+
+
+@sqlite_only
+def test_a_loop_batch_is_bounded_and_the_rest_follows(settings, monkeypatch):
+    url = settings.database_url
+    monkeypatch.setattr(group_commit, "MAX_BATCH", 4)
+    commits = _count_commits(url)
+
+    async def scenario():
+        return await asyncio.gather(*(group_commit.run_group_committed(url, _add_pool(f"b{i}")) for i in range(10)))
+
+    assert asyncio.run(scenario()) == [f"b{i}" for i in range(10)]
+    assert commits[0] == 3  # 4 + 4 + 2
+    assert {f"b{i}" for i in range(10)} <= _pool_names(url)
+
+
+@sqlite_only
+def test_a_failing_unit_in_a_loop_batch_leaves_no_rows_and_the_others_commit(settings):
+    url = settings.database_url
+
+    def half_done_then_fails(session):
+        pools.create_or_update_pool(session, name="half_made", slots=1)
+        session.flush()
+        raise BadRequest("the second half failed")
+
+    def create_once(session):
+        if pools.pool_exists(session, "only_once"):
+            raise BadRequest("exists")
+        pools.create_or_update_pool(session, name="only_once", slots=1)
+        return "created"
+
+    async def scenario():
+        units = [_add_pool("before"), half_done_then_fails, _add_pool("after"), *[create_once] * 5]
+        return await asyncio.gather(
+            *(group_commit.run_group_committed(url, unit) for unit in units), return_exceptions=True
+        )
+
+    before, failed, after, *once = asyncio.run(scenario())
+    assert (before, after) == ("before", "after")
+    assert isinstance(failed, BadRequest) and failed.message == "the second half failed"
+    assert once.count("created") == 1 and sum(isinstance(o, BadRequest) for o in once) == 4
+    names = _pool_names(url)
+    assert {"before", "after", "only_once"} <= names
+    assert "half_made" not in names
+
+
+def _sqlite_path(url: str) -> str:
+    return normalize_url(url).removeprefix("sqlite:///")
+
+
+@sqlite_only
+@pytest.mark.parametrize("holder", ["another connection", "another thread of this process"])
+def test_while_the_write_lock_is_held_the_loop_serves_on_and_the_writer_thread_waits(settings, holder):
+    """The loop never waits for the lock: the batch goes to the writer thread, which commits it after."""
+    url = settings.database_url
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold_the_lock() -> None:
+        if holder == "another connection":
+            connection = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+            connection.execute("BEGIN IMMEDIATE")
+            held.set()
+            release.wait(10)
+            connection.execute("COMMIT")
+            connection.close()
+        else:
+            with session_scope(url, write=True) as session:
+                session.connection()
+                held.set()
+                release.wait(10)
+
+    holder_thread = threading.Thread(target=hold_the_lock)
+    holder_thread.start()
+    assert held.wait(10)
+    threads: dict[str, int] = {}
+
+    async def scenario():
+        units = [_loop_thread_recorder(f"w{i}", threads) for i in range(5)]
+        pending = asyncio.gather(*(group_commit.run_group_committed(url, unit) for unit in units))
+        ticks = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 0.5:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        waited = not pending.done()
+        release.set()
+        return await pending, ticks, waited, threading.get_ident()
+
+    try:
+        answers, ticks, waited, loop_thread = asyncio.run(scenario())
+    finally:
+        release.set()
+        holder_thread.join(10)
+    assert answers == [f"w{i}" for i in range(5)]
+    assert waited  # nothing committed while the lock was held elsewhere
+    assert ticks >= 20  # the loop went on meanwhile (0.5 s of 10 ms sleeps, with room for a slow machine)
+    assert loop_thread not in set(threads.values())
+    assert {f"w{i}" for i in range(5)} <= _pool_names(url)
+
+
+@sqlite_only
+def test_a_write_scope_that_must_not_wait_gives_up_at_once_and_leaves_the_busy_timeout_as_it_was(settings):
+    url = settings.database_url
+    other = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    try:
+        with pytest.raises(WriteLockBusy):
+            with session_scope(url, write=True, wait=False) as session:
+                pools.create_or_update_pool(session, name="never", slots=1)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert time.monotonic() - started < 1  # not SQLite's 30 s busy wait
+    assert "never" not in _pool_names(url)
+    # Every pooled connection (the one that tried among them) waits for the lock as before.
+    engine = get_engine(url)
+    with contextlib.ExitStack() as stack:
+        connections = [stack.enter_context(engine.connect()) for _ in range(engine.pool.checkedin())]
+        assert [c.exec_driver_sql("PRAGMA busy_timeout").scalar() for c in connections] == [30_000] * len(connections)
+    with session_scope(url, write=True, wait=False) as session:  # free again: taken at once
+        pools.create_or_update_pool(session, name="now", slots=1)
+    assert "now" in _pool_names(url)

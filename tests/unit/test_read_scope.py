@@ -1,13 +1,19 @@
-"""read_scope: autocommit reads on PostgreSQL that never leak autocommit into later units of work."""
+"""read_scope: autocommit reads on PostgreSQL that never leak autocommit into later units of work;
+on SQLite, statement reads on a connection each thread keeps."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from slipstream.db import read_scope, session_scope
+from slipstream.db import get_engine, normalize_url, read_scope, session_scope
+from slipstream.migrations.runner import upgrade
 from slipstream.models import Pool
 from slipstream.services import pools
+from tests.databases import backend
 
 
 def _autocommit(session) -> bool:
@@ -36,3 +42,82 @@ def test_a_write_after_many_reads_is_still_one_transaction(settings):
             raise RuntimeError("the unit of work fails after its write")
     with read_scope(url) as session:
         assert session.scalar(select(func.count()).select_from(Pool).where(Pool.pool == "half_made")) == 0
+
+
+# -- SQLite: the connection a thread keeps for its reads ------------------------------------------
+
+sqlite_only = pytest.mark.skipif(backend() != "sqlite", reason="the kept reader connection is SQLite's")
+
+
+def _sqlite_path(url: str) -> str:
+    return normalize_url(url).removeprefix("sqlite:///")
+
+
+def _pool_names(url: str) -> list[str]:
+    with read_scope(url) as session:
+        return [p["pool"] for p in pools.list_pools_json(session)]
+
+
+@sqlite_only
+def test_a_threads_reads_share_one_connection_that_sees_every_later_commit(settings):
+    url = settings.database_url
+    seen = set()
+    for i in range(3):
+        other = sqlite3.connect(_sqlite_path(url))  # a writer that is not this process's pool
+        with other:
+            other.execute(
+                "INSERT INTO slot_pool (pool, slots, description, include_deferred) VALUES (?, 1, '', 0)", (f"w{i}",)
+            )
+        other.close()
+        with read_scope(url) as session:
+            seen.add(id(session.connection().connection.driver_connection))
+            assert f"w{i}" in [p["pool"] for p in pools.list_pools_json(session)]
+    assert len(seen) == 1
+
+
+@sqlite_only
+def test_between_reads_the_kept_connection_holds_no_snapshot(settings):
+    """Otherwise the WAL could never be checkpointed back to the start while the process lives."""
+    url = settings.database_url
+    with session_scope(url) as session:
+        pools.create_or_update_pool(session, name="w", slots=1)
+    assert "w" in _pool_names(url)
+    with read_scope(url) as session:
+        session.scalar(select(func.count()).select_from(Pool))
+        session.connection().exec_driver_sql("SELECT pool FROM slot_pool").fetchall()
+    other = sqlite3.connect(_sqlite_path(url))
+    try:
+        busy, _log, _checkpointed = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        other.close()
+    assert busy == 0
+
+
+@sqlite_only
+def test_a_nested_read_and_a_failed_read_leave_the_kept_connection_usable(settings):
+    url = settings.database_url
+    with read_scope(url) as outer:
+        with read_scope(url) as inner:  # the kept connection is busy: this one comes from the pool
+            assert inner.connection() is not outer.connection()
+            assert "default_pool" in [p["pool"] for p in pools.list_pools_json(inner)]
+        assert "default_pool" in [p["pool"] for p in pools.list_pools_json(outer)]
+    with pytest.raises(OperationalError):
+        with read_scope(url) as session:
+            session.connection().exec_driver_sql("SELECT * FROM no_such_table")
+    assert "default_pool" in _pool_names(url)
+
+
+@sqlite_only
+def test_a_thread_keeps_one_connection_whatever_databases_it_reads(tmp_path, settings):
+    from tests.databases import sqlite_url
+
+    urls = [settings.database_url]
+    for i in range(3):
+        folder = tmp_path / f"db{i}"
+        folder.mkdir()
+        urls.append(sqlite_url(folder))
+        upgrade(urls[-1], default_pool_slots=128)
+    for url in urls:
+        assert _pool_names(url) == ["default_pool"]
+    checked_out = [get_engine(url).pool.checkedout() for url in urls]
+    assert checked_out == [0, 0, 0, 1]  # only the last database's, kept for this thread's next read
