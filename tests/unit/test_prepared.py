@@ -64,6 +64,26 @@ def test_columns_left_out_take_their_defaults_scalar_and_callable(session):
         assert before - timedelta(seconds=1) <= row.updated_at <= datetime.now(UTC) + timedelta(seconds=1)
 
 
+def test_executemany_with_shared_values_stores_what_sqlalchemy_stores(session):
+    columns = ("dag_id", "run_id", "task_id", "updated_at", "executor_config", "pool")
+    statement = insert(TaskInstance.__table__).values({c: bindparam(c) for c in columns})
+    shared = {
+        "dag_id": "d",
+        "updated_at": datetime(2024, 5, 6, 7, 8, 9, 5, tzinfo=timezone(timedelta(hours=-7))),
+        "executor_config": {"k": ["v", 1, None]},
+    }
+    rows = [{"run_id": "prepared", "task_id": f"t{i}", "pool": f"p{i}"} for i in range(3)]
+    Prepared(statement).executemany(session, rows, shared=shared)
+    session.execute(insert(TaskInstance.__table__), [{**shared, **row, "run_id": "reference"} for row in rows])
+    stored = text(
+        "SELECT task_id, pool, CAST(updated_at AS TEXT), CAST(executor_config AS TEXT), hostname, map_index "
+        "FROM task_instance WHERE run_id = :run_id ORDER BY task_id"
+    )
+    prepared = session.execute(stored, {"run_id": "prepared"}).all()
+    assert prepared == session.execute(stored, {"run_id": "reference"}).all()
+    assert [row[:2] for row in prepared] == [("t0", "p0"), ("t1", "p1"), ("t2", "p2")]
+
+
 def test_a_select_binds_its_own_literals_and_the_callers_values(session):
     session.execute(insert(DagRun.__table__).values(**_RUN_VALUES, run_id="r1"))
     statement = (
