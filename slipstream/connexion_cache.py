@@ -19,8 +19,11 @@ from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
 from connexion.context import receive, scope
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import AsyncParameterDecorator
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
+from connexion.operations import OpenAPIOperation
+from connexion.spec import OpenAPISpecification
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
@@ -56,8 +59,44 @@ def _distinct(parameters: list[dict]) -> list[dict]:
     return [p for p in parameters if not (id(p) in seen or seen.add(id(p)))]
 
 
+class _StringVerdicts:
+    """What validating a string against a schema said (None or the error), by (schema, string).
+
+    A verdict depends on nothing else, and clients send the same few values again and again (a DAG's
+    id in every path). Bounded: emptied when full, as the values clients may send are unbounded.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max_entries = max_entries
+        self._verdicts: dict[tuple[int, str], str | None] = {}
+
+    def __call__(self, schema: dict, value: str) -> str | None:
+        key = (id(schema), value)  # _parameter_validators keeps every schema alive: its id stays its own
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            pass
+        verdict = _verdict(schema, value)
+        if len(self._verdicts) >= self._max_entries:
+            self._verdicts.clear()
+        self._verdicts[key] = verdict
+        return verdict
+
+
+def _verdict(schema: dict, value: t.Any) -> str | None:
+    try:
+        _parameter_validators(schema).validate(value)
+    except ValidationError as exception:
+        return str(exception)
+    return None
+
+
+_string_verdicts = _StringVerdicts()
+
+
 class CachedParameterValidator(ParameterValidator):
-    """ParameterValidator, validating each parameter once, with a validator built once per schema."""
+    """ParameterValidator, validating each parameter once, with a validator built once per schema and
+    each string value's verdict remembered."""
 
     def __init__(self, parameters, uri_parser, strict_validation=False, security_query_params=None) -> None:
         super().__init__(_distinct(parameters), uri_parser, strict_validation, security_query_params)
@@ -67,11 +106,8 @@ class CachedParameterValidator(ParameterValidator):
         if is_nullable(param) and is_null(value):
             return None
         if value is not None:
-            try:
-                _parameter_validators(param.get("schema", param)).validate(value)
-            except ValidationError as exception:
-                return str(exception)
-            return None
+            schema = param.get("schema", param)
+            return _string_verdicts(schema, value) if type(value) is str else _verdict(schema, value)
         if param.get("required"):
             return f"Missing {parameter_type} parameter '{param['name']}'"
         return None
@@ -109,8 +145,34 @@ def _body_validator_map() -> MediaTypeDict:
 VALIDATOR_MAP_CACHED = {"parameter": CachedParameterValidator, "body": _body_validator_map()}
 
 
+class CachedOpenAPIOperation(OpenAPIOperation):
+    """OpenAPIOperation answering body_definition from a cache: Connexion asks for it six times per
+    request with a body, and each time matches the content type against the spec's media type ranges
+    (fnmatch) and re-attaches the components. The answer depends on the content type alone."""
+
+    def body_definition(self, content_type: str | None = None) -> dict:
+        cache = self.__dict__.setdefault("_body_definitions", {})
+        definition = cache.get(content_type)
+        if definition is None:
+            definition = cache[content_type] = super().body_definition(content_type)
+        return definition
+
+
+class _SanitizingOnceParameterDecorator(AsyncParameterDecorator):
+    """AsyncParameterDecorator remembering each parameter name's sanitized form (three regex
+    substitutions per name, five names per request, always the same few names)."""
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self.sanitize_fn = functools.lru_cache(maxsize=256)(self.sanitize_fn)
+
+
 class _OperationDecorator(StarletteDecorator):
     """StarletteDecorator building the URI parser and the decorator chain on the first call only."""
+
+    @property
+    def _parameter_decorator_cls(self) -> type[AsyncParameterDecorator]:
+        return _SanitizingOnceParameterDecorator
 
     def __call__(self, function: t.Callable) -> t.Callable:
         built: tuple[t.Any, t.Callable] | None = None
@@ -144,5 +206,10 @@ class CachedAsyncApi(AsyncApi):
 
 
 def use_cached_operations(app: AsyncApp) -> None:
-    """Make `app` build CachedAsyncOperations; call before add_api. (AsyncApp takes no operation class.)"""
+    """Make `app` build CachedAsyncOperations; call before add_api. (AsyncApp takes no operation class.)
+
+    Every middleware builds its operations from the specification's operation class, which Connexion
+    offers no option for: it is set on the OpenAPI 3 specification class, for this process.
+    """
     app._middleware_app.api_cls = CachedAsyncApi
+    OpenAPISpecification.operation_cls = CachedOpenAPIOperation
