@@ -14,7 +14,6 @@ import functools
 import threading
 import typing as t
 
-import orjson
 from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
 from connexion.context import receive, scope
 from connexion.datastructures import MediaTypeDict
@@ -27,6 +26,8 @@ from connexion.spec import OpenAPISpecification
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+
+from slipstream.http import loads_like_json_module
 
 _FORMAT_CHECKER = Draft4Validator.FORMAT_CHECKER
 
@@ -114,10 +115,11 @@ class CachedParameterValidator(ParameterValidator):
 
 
 class CachedJSONRequestBodyValidator(JSONRequestBodyValidator):
-    """JSONRequestBodyValidator with one validator per schema, parsing with orjson.
+    """JSONRequestBodyValidator with one validator per schema, parsing mostly with orjson.
 
     JsonBodyCheckMiddleware (slipstream.http, before validation) has already refused any body orjson
-    cannot parse, so orjson reads exactly the bodies json.loads would have read here, to the same values.
+    cannot parse; of the rest, json.loads reads the same values, except integers beyond 64 bits, which
+    loads_like_json_module leaves to json.loads (the handler's argument is json.loads's document).
     """
 
     @property
@@ -129,8 +131,8 @@ class CachedJSONRequestBodyValidator(JSONRequestBodyValidator):
         if not body:
             return None
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            return loads_like_json_module(body)
+        except ValueError as exc:  # orjson's and json's decode errors are both ValueErrors
             raise BadRequestProblem(detail=str(exc)) from None
 
 
