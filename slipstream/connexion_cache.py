@@ -50,8 +50,56 @@ class _SchemaValidators:
         return validator
 
 
+# Keywords a request validator (Draft 4 with Connexion's nullable type/enum) never fails on.
+_ANNOTATIONS = frozenset(
+    {"description", "example", "examples", "title", "default", "nullable", "x-nullable", "deprecated"}
+    | {"readOnly", "writeOnly", "externalDocs", "xml"}
+)
+
+
+def _is_inert(subschema: t.Any) -> bool:
+    """Whether every instance is valid against `subschema` (it only annotates)."""
+    return isinstance(subschema, dict) and all(k in _ANNOTATIONS or k.startswith("x-") for k in subschema)
+
+
+def without_inert_properties(schema: t.Any) -> t.Any:
+    """`schema` with the `properties` entries that can never fail left out, wherever no
+    additionalProperties or patternProperties makes a listed property differ from an unlisted one.
+
+    Same verdicts and messages: such an entry yields no error. jsonschema still descends into every
+    present property it lists (about 4 us each); the trigger's body lists four, all annotations.
+    Only Draft 4's subschema keywords are followed; anything else (examples, enums) is kept as it is.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    slim = dict(schema)
+    for keyword in ("items", "additionalProperties", "not"):
+        if isinstance(slim.get(keyword), dict):
+            slim[keyword] = without_inert_properties(slim[keyword])
+    for keyword in ("items", "allOf", "anyOf", "oneOf"):
+        if isinstance(slim.get(keyword), list):
+            slim[keyword] = [without_inert_properties(sub) for sub in slim[keyword]]
+    for keyword in ("properties", "patternProperties", "dependencies", "definitions"):
+        if isinstance(slim.get(keyword), dict):
+            slim[keyword] = {name: without_inert_properties(sub) for name, sub in slim[keyword].items()}
+    properties = slim.get("properties")
+    if (
+        isinstance(properties, dict)
+        and slim.get("additionalProperties", True) is True
+        and "patternProperties" not in slim
+    ):
+        kept = {name: sub for name, sub in properties.items() if not _is_inert(sub)}
+        if kept:
+            slim["properties"] = kept
+        else:
+            del slim["properties"]
+    return slim
+
+
 _parameter_validators = _SchemaValidators(lambda param: Draft4Validator(param, format_checker=_FORMAT_CHECKER))
-_body_validators = _SchemaValidators(lambda schema: Draft4RequestValidator(schema, format_checker=_FORMAT_CHECKER))
+_body_validators = _SchemaValidators(
+    lambda schema: Draft4RequestValidator(without_inert_properties(schema), format_checker=_FORMAT_CHECKER)
+)
 
 
 def _distinct(parameters: list[dict]) -> list[dict]:
