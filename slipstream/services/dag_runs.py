@@ -169,20 +169,7 @@ def create_dag_run(
         "data_interval_end": data_interval[1],
     }
     run_pk = _INSERT_RUN.scalar(session, values)
-    task_instances = [
-        {
-            "task_id": task["task_id"],
-            "max_tries": task["retries"],
-            "pool": task["pool"],
-            "pool_slots": task["pool_slots"],
-            "queue": task["queue"],
-            "priority_weight": task["priority_weight_total"],
-            "operator": task["operator"],
-            "custom_operator_name": task["operator"],
-        }
-        for task in dag["tasks"].values()
-        if _task_admits(task, execution_date)
-    ]
+    task_instances = [row for row, start, end in _task_rows(dag) if _admits(start, end, execution_date)]
     if task_instances:
         # One executemany INSERT rather than an ORM object per task; what every row shares is converted once.
         shared = {
@@ -198,14 +185,55 @@ def create_dag_run(
     return CreatedRun(id=run_pk, **values)
 
 
-def _task_admits(task: dict[str, Any], execution_date: datetime) -> bool:
-    start = task.get("start_date")
-    end = task.get("end_date")
-    if start is not None and datetime.fromisoformat(start) > execution_date:
-        return False
-    if end is not None and execution_date > datetime.fromisoformat(end):
-        return False
-    return True
+_TaskRow = tuple[dict[str, Any], datetime | None, datetime | None]
+
+
+class _TaskRowsByDag:
+    """Each serialized DAG's task instance rows (the per-task columns) with the tasks' start and end
+    dates parsed, built once per DAG object: slipstream.services.serialized hands out one parsed DAG
+    per (dag_id, hash), so every trigger of an unchanged DAG gets the same object. Rows are shared:
+    callers must not mutate them. Kept with the DAG itself, so an id is never reused while cached."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._max_entries = max_entries
+        self._rows: dict[int, tuple[dict[str, Any], list[_TaskRow]]] = {}
+
+    def __call__(self, dag: dict[str, Any]) -> list[_TaskRow]:
+        cached = self._rows.get(id(dag))
+        if cached is not None and cached[0] is dag:
+            return cached[1]
+        rows = [_task_row(task) for task in dag["tasks"].values()]
+        if len(self._rows) >= self._max_entries:
+            self._rows.clear()
+        self._rows[id(dag)] = (dag, rows)
+        return rows
+
+
+def _task_row(task: dict[str, Any]) -> _TaskRow:
+    row = {
+        "task_id": task["task_id"],
+        "max_tries": task["retries"],
+        "pool": task["pool"],
+        "pool_slots": task["pool_slots"],
+        "queue": task["queue"],
+        "priority_weight": task["priority_weight_total"],
+        "operator": task["operator"],
+        "custom_operator_name": task["operator"],
+    }
+    start, end = task.get("start_date"), task.get("end_date")
+    return (
+        row,
+        None if start is None else datetime.fromisoformat(start),
+        None if end is None else datetime.fromisoformat(end),
+    )
+
+
+_task_rows = _TaskRowsByDag()
+
+
+def _admits(start: datetime | None, end: datetime | None, execution_date: datetime) -> bool:
+    """Whether a task with these start and end dates has a task instance in a run at execution_date."""
+    return (start is None or start <= execution_date) and (end is None or execution_date <= end)
 
 
 def _comparable_run_id(run_id: str) -> str | None:
