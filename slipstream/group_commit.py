@@ -7,8 +7,9 @@ is waiting is run, one after another, in one transaction that commits once.
 Where a batch runs:
 - SQLite: on the event loop itself, once per loop iteration, when the write lock can be had at once
   (session_scope(wait=False)). The hand-off to a thread and the GIL handovers around each SQLite
-  call cost more than they save: with 16 concurrent triggers in one process, each took about 15%
-  less CPU this way (and batches grow to every request waiting, 16 rather than 8).
+  call cost more than they save: with 16 concurrent triggers driven in-process, each took about
+  15% less CPU this way. A batch's units run in the context of the request that started it; units
+  take what they need from their closure, as on the writer thread.
   When another connection holds the lock (the scheduler, another worker), the batch goes to the
   writer thread instead, which waits for it, so the loop never waits for a lock.
 - PostgreSQL: always the writer thread, which waits on the network while the loop serves others.

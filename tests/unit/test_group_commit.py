@@ -50,6 +50,20 @@ def _count_commits(url: str) -> list[int]:
     return commits
 
 
+def _half_done_then_fails(session):
+    pools.create_or_update_pool(session, name="half_made", slots=1)
+    session.flush()
+    raise BadRequest("the second half failed")
+
+
+def _create_once(session):
+    """Creates the pool only_once, or fails when an earlier unit (of its batch, too) has."""
+    if pools.pool_exists(session, "only_once"):
+        raise BadRequest("exists")
+    pools.create_or_update_pool(session, name="only_once", slots=1)
+    return "created"
+
+
 def _hold_first_batch() -> tuple[threading.Event, object]:
     """A unit that keeps the writer busy until released, so that the units submitted meanwhile queue up."""
     release = threading.Event()
@@ -86,15 +100,10 @@ def test_a_failing_unit_leaves_no_rows_and_the_others_commit(settings):
     url = settings.database_url
     release, blocker = _hold_first_batch()
 
-    def half_done_then_fails(session):
-        pools.create_or_update_pool(session, name="half_made", slots=1)
-        session.flush()
-        raise BadRequest("the second half failed")
-
     async def scenario():
         first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
         await asyncio.sleep(0.2)
-        units = [_add_pool("before"), half_done_then_fails, _add_pool("after")]
+        units = [_add_pool("before"), _half_done_then_fails, _add_pool("after")]
         futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, unit)) for unit in units]
         await asyncio.sleep(0.2)
         release.set()
@@ -114,16 +123,10 @@ def test_units_see_the_rows_of_earlier_units_in_their_batch(settings):
     url = settings.database_url
     release, blocker = _hold_first_batch()
 
-    def create_once(session):
-        if pools.pool_exists(session, "only_once"):
-            raise BadRequest("exists")
-        pools.create_or_update_pool(session, name="only_once", slots=1)
-        return "created"
-
     async def scenario():
         first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
         await asyncio.sleep(0.2)
-        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, create_once)) for _ in range(10)]
+        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, _create_once)) for _ in range(10)]
         await asyncio.sleep(0.2)
         release.set()
         await first
@@ -216,19 +219,8 @@ def test_a_loop_batch_is_bounded_and_the_rest_follows(settings, monkeypatch):
 def test_a_failing_unit_in_a_loop_batch_leaves_no_rows_and_the_others_commit(settings):
     url = settings.database_url
 
-    def half_done_then_fails(session):
-        pools.create_or_update_pool(session, name="half_made", slots=1)
-        session.flush()
-        raise BadRequest("the second half failed")
-
-    def create_once(session):
-        if pools.pool_exists(session, "only_once"):
-            raise BadRequest("exists")
-        pools.create_or_update_pool(session, name="only_once", slots=1)
-        return "created"
-
     async def scenario():
-        units = [_add_pool("before"), half_done_then_fails, _add_pool("after"), *[create_once] * 5]
+        units = [_add_pool("before"), _half_done_then_fails, _add_pool("after"), *[_create_once] * 5]
         return await asyncio.gather(
             *(group_commit.run_group_committed(url, unit) for unit in units), return_exceptions=True
         )
