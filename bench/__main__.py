@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import os
 import pkgutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from bench.engine import reachable
+
 NOT_BENCHMARKS = {"fuzz"}
 SCALE_OUT = ["--executor", "both", "--schedulers", "2"]
 SCALE_OUT_COMMAND = f"python -m bench.engine {' '.join(SCALE_OUT)}"
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _postgres_address() -> tuple[str, int]:
@@ -41,7 +34,7 @@ def postgres_skipped() -> str | None:
         host, port = _postgres_address()
     except Exception as exc:  # a malformed SLIPSTREAM_TEST_POSTGRES_URL
         return f"SLIPSTREAM_TEST_POSTGRES_URL is not usable ({exc})"
-    if not _answers(host, port):
+    if not reachable(host, port):
         return f"PostgreSQL does not answer at {host}:{port}"
     return None
 
@@ -55,7 +48,7 @@ def scale_out_skipped() -> str | None:
     why = postgres_skipped()
     if why is not None:
         return why
-    if not _answers("127.0.0.1", 6379):
+    if not reachable("127.0.0.1", 6379):
         return "Redis does not answer at 127.0.0.1:6379"
     return None
 

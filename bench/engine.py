@@ -421,6 +421,7 @@ def cold_fork_server() -> float:
 
 
 def reachable(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at host:port (within a second)."""
     try:
         with socket.create_connection((host, port), timeout=1):
             return True

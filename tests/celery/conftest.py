@@ -4,22 +4,15 @@ and real `slipstream scheduler` / `slipstream worker` processes (helpers: suppor
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
+from bench.engine import reachable
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 _LOCK_KEY = "slipstream-celery-test-lock"
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture

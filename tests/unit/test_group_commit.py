@@ -64,32 +64,33 @@ def _create_once(session):
     return "created"
 
 
-def _hold_first_batch() -> tuple[threading.Event, object]:
-    """A unit that keeps the writer busy until released, so that the units submitted meanwhile queue up."""
+def _queued_behind_a_busy_writer(url: str, units: list) -> list:
+    """Each unit's outcome (result or exception), all submitted to the writer thread while it was
+    inside another batch (a unit that waits for a signal), so that they queue up and run as one batch."""
     release = threading.Event()
 
     def blocker(_session):
         release.wait(10)
         return "blocker"
 
-    return release, blocker
+    async def scenario():
+        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
+        await asyncio.sleep(0.2)  # the writer is inside the blocker's batch now
+        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, unit)) for unit in units]
+        await asyncio.sleep(0.2)
+        release.set()
+        assert await first == "blocker"
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    return asyncio.run(scenario())
 
 
 def test_units_waiting_for_the_writer_thread_are_committed_together(settings):
     url = settings.database_url
     commits = _count_commits(url)
-    release, blocker = _hold_first_batch()
 
-    async def scenario():
-        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
-        await asyncio.sleep(0.2)  # the writer is inside the blocker's batch now
-        rest = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, _add_pool(f"p{i}"))) for i in range(20)]
-        await asyncio.sleep(0.2)
-        release.set()
-        return await first, await asyncio.gather(*rest)
+    names = _queued_behind_a_busy_writer(url, [_add_pool(f"p{i}") for i in range(20)])
 
-    blocked, names = asyncio.run(scenario())
-    assert blocked == "blocker"
     assert names == [f"p{i}" for i in range(20)]
     assert {f"p{i}" for i in range(20)} <= _pool_names(url)
     # One commit for the blocker's batch, one for the 20 that queued behind it.
@@ -98,19 +99,11 @@ def test_units_waiting_for_the_writer_thread_are_committed_together(settings):
 
 def test_a_failing_unit_leaves_no_rows_and_the_others_commit(settings):
     url = settings.database_url
-    release, blocker = _hold_first_batch()
 
-    async def scenario():
-        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
-        await asyncio.sleep(0.2)
-        units = [_add_pool("before"), _half_done_then_fails, _add_pool("after")]
-        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, unit)) for unit in units]
-        await asyncio.sleep(0.2)
-        release.set()
-        await first
-        return await asyncio.gather(*futures, return_exceptions=True)
+    before, failed, after = _queued_behind_a_busy_writer(
+        url, [_add_pool("before"), _half_done_then_fails, _add_pool("after")]
+    )
 
-    before, failed, after = asyncio.run(scenario())
     assert (before, after) == ("before", "after")
     assert isinstance(failed, BadRequest) and failed.message == "the second half failed"
     names = _pool_names(url)
@@ -121,18 +114,9 @@ def test_a_failing_unit_leaves_no_rows_and_the_others_commit(settings):
 def test_units_see_the_rows_of_earlier_units_in_their_batch(settings):
     """A duplicate inside one batch is caught by the unit's own check, as it would be one at a time."""
     url = settings.database_url
-    release, blocker = _hold_first_batch()
 
-    async def scenario():
-        first = asyncio.ensure_future(group_commit.run_on_writer_thread(url, blocker))
-        await asyncio.sleep(0.2)
-        futures = [asyncio.ensure_future(group_commit.run_on_writer_thread(url, _create_once)) for _ in range(10)]
-        await asyncio.sleep(0.2)
-        release.set()
-        await first
-        return await asyncio.gather(*futures, return_exceptions=True)
+    outcomes = _queued_behind_a_busy_writer(url, [_create_once] * 10)
 
-    outcomes = asyncio.run(scenario())
     assert outcomes.count("created") == 1
     assert sum(isinstance(o, BadRequest) for o in outcomes) == 9
     with session_scope(url, write=False) as session:

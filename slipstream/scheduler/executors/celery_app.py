@@ -40,7 +40,7 @@ import slipstream
 from slipstream.config import Settings
 from slipstream.db import session_scope
 from slipstream.models import TaskInstance
-from slipstream.scheduler.executors.zygote import settings_to_dict
+from slipstream.scheduler.executors.zygote import close_pipes, settings_to_dict
 from slipstream.states import TaskInstanceState as TI
 
 logger = logging.getLogger(__name__)
@@ -216,12 +216,7 @@ class WarmForkServer:
         self._dead = True
         if os.getpid() != self.owner:  # a copy inherited through fork: the pipes are the parent's
             return
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        close_pipes(self.process)
         try:
             self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:

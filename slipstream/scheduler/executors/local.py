@@ -20,7 +20,7 @@ import orjson
 import slipstream
 from slipstream.config import Settings
 from slipstream.scheduler.executors.base import BaseExecutor, TaskEvent
-from slipstream.scheduler.executors.zygote import settings_to_dict
+from slipstream.scheduler.executors.zygote import close_pipes, settings_to_dict
 from slipstream.scheduler.queueing import QueuedTask
 
 logger = logging.getLogger(__name__)
@@ -201,12 +201,7 @@ class LocalExecutor(BaseExecutor):
     def _close(self) -> None:
         if self._process is None:
             return
-        for stream in (self._process.stdin, self._process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        close_pipes(self._process)
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:

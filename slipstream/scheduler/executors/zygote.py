@@ -40,6 +40,16 @@ _KILL_AFTER_TERM = 10.0
 _RETRY_FLUSH_AFTER = 0.2
 
 
+def close_pipes(process) -> None:
+    """Close our ends of a fork server's stdin and stdout (its cue to finish up), whatever state they are in."""
+    for stream in (process.stdin, process.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+
+
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
     data = {}
     paths = []
