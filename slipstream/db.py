@@ -13,6 +13,8 @@ import orjson
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from slipstream.http import loads_like_json_module
+
 _engines: dict[str, Engine] = {}
 _session_factories: dict[str, sessionmaker[Session]] = {}
 _lock = threading.Lock()
@@ -95,6 +97,7 @@ def _build_engine(url: str) -> Engine:
             pool_size=40,
             max_overflow=10,
             pool_use_lifo=True,
+            json_serializer=_json_dumps,
             json_deserializer=_json_loads,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
@@ -109,15 +112,33 @@ def _build_engine(url: str) -> Engine:
             _sqlite_begin(conn)
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, json_deserializer=_json_loads)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        json_deserializer=_json_loads,
+    )
+
+
+def _json_dumps(value) -> str:
+    """JSON columns written with orjson (compact UTF-8, several times faster than json.dumps). orjson
+    refuses integers past 64 bits and lone surrogates, and writes NaN and infinities as null: for those,
+    and for any text with a null in it, json.dumps writes it as before."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+    return json.dumps(value) if b"null" in text else text.decode()
 
 
 def _json_loads(text: str | bytes):
-    """JSON columns read with orjson (serialized DAGs parse several times faster); json.loads for
-    the little only it accepts (NaN, integers past 64 bits, lone surrogates), so values are unchanged."""
+    """JSON columns read with orjson (serialized DAGs parse several times faster), as json.loads reads
+    them: integers past 64 bits, NaN, infinities and lone surrogates go to json.loads."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return loads_like_json_module(text)
+    except ValueError:  # orjson's decode error
         return json.loads(text)
 
 
