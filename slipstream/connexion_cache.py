@@ -20,14 +20,16 @@ from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator
 from connexion.exceptions import BadRequestProblem
+from connexion.http_facts import FORM_CONTENT_TYPES
 from connexion.json_schema import Draft4RequestValidator
+from connexion.lifecycle import ConnexionRequest
 from connexion.operations import OpenAPIOperation
 from connexion.spec import OpenAPISpecification
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
-from slipstream.http import loads_like_json_module
+from slipstream.http import NO_DOCUMENT, loads_like_json_module, remember_json_body, remembered_json_body
 
 _FORMAT_CHECKER = Draft4Validator.FORMAT_CHECKER
 
@@ -175,13 +177,43 @@ class CachedJSONRequestBodyValidator(JSONRequestBodyValidator):
         return _body_validators(self._schema)
 
     async def _parse(self, stream, scope) -> t.Any:
-        body = b"".join([message async for message in stream]).decode(self._encoding)
+        raw = b"".join([message async for message in stream])
+        document = remembered_json_body(scope, raw)
+        if document is not NO_DOCUMENT:
+            return document
+        body = raw.decode(self._encoding)
         if not body:
             return None
         try:
-            return loads_like_json_module(body)
+            document = loads_like_json_module(body)
         except ValueError as exc:  # orjson's and json's decode errors are both ValueErrors
             raise BadRequestProblem(detail=str(exc)) from None
+        remember_json_body(scope, raw, document)  # a default body this validator put in place
+        return document
+
+
+class _RememberingMediaTypeDict(MediaTypeDict):
+    """MediaTypeDict remembering which entry each media type matched: Connexion looks up the body
+    validator on every request with a body, sorting the ranges and trying fnmatch on each."""
+
+    _MISSING = object()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._matched: dict[str, t.Any] = {}
+
+    def __getitem__(self, item):
+        value = self._matched.get(item)
+        if value is None:
+            try:
+                value = super().__getitem__(item)
+            except KeyError:
+                value = self._MISSING
+            if len(self._matched) < 256:  # media types are the client's to choose: keep the first few
+                self._matched[item] = value
+        if value is self._MISSING:
+            raise KeyError(item)
+        return value
 
 
 def _body_validator_map() -> MediaTypeDict:
@@ -189,7 +221,7 @@ def _body_validator_map() -> MediaTypeDict:
     for media_type, validator in validators.items():
         if validator is JSONRequestBodyValidator:
             validators[media_type] = CachedJSONRequestBodyValidator
-    return MediaTypeDict(validators)
+    return _RememberingMediaTypeDict(validators)
 
 
 VALIDATOR_MAP_CACHED = {"parameter": CachedParameterValidator, "body": _body_validator_map()}
@@ -217,6 +249,21 @@ class _SanitizingOnceParameterDecorator(AsyncParameterDecorator):
         self.sanitize_fn = functools.lru_cache(maxsize=256)(self.sanitize_fn)
 
 
+class _BodyOnceRequest(ConnexionRequest):
+    """ConnexionRequest giving the handler the JSON document already parsed for this request (by
+    JsonBodyCheckMiddleware or the body validator) rather than parsing it a third time, and not asking
+    Starlette for form data in a body that is not a form (it finds none, after some work)."""
+
+    async def get_body(self):
+        document = remembered_json_body(self._starlette_request.scope)
+        return await super().get_body() if document is NO_DOCUMENT else document
+
+    async def files(self):
+        if self.mimetype in FORM_CONTENT_TYPES:
+            return await super().files()
+        return {}
+
+
 class _OperationDecorator(StarletteDecorator):
     """StarletteDecorator building the URI parser and the decorator chain on the first call only."""
 
@@ -234,8 +281,7 @@ class _OperationDecorator(StarletteDecorator):
                 # Both depend only on the operation, which is always this one's.
                 built = (self.uri_parser, self.decorate(function))
             uri_parser, decorated = built
-            request = self.framework.get_request(uri_parser=uri_parser, scope=scope, receive=receive)
-            return await decorated(request)
+            return await decorated(_BodyOnceRequest(scope, receive, uri_parser=uri_parser))
 
         return wrapper
 

@@ -111,10 +111,12 @@ class JsonBodyCheckMiddleware:
         if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
             message = await receive()
             body = message.get("body", b"")
-            problem = _json_problem(body)
+            problem, document = _json_problem(body)
             if problem:
                 await send_error(send, 400, problem)
                 return
+            if document is not NO_DOCUMENT:
+                remember_json_body(scope, body, document)
             receive = _replay(body)
         await self.app(scope, receive, send)
 
@@ -130,16 +132,39 @@ def loads_like_json_module(body: bytes | str) -> Any:
     return json.loads(body) if _LONG_DIGIT_RUN.search(raw) else orjson.loads(body)
 
 
-def _json_problem(body: bytes) -> str | None:
+# In scope["extensions"]: (body bytes, the document json.loads reads from them), parsed once per request.
+_PARSED_BODY = "slipstream.parsed_json_body"
+NO_DOCUMENT = object()
+
+
+def remember_json_body(scope: Scope, body: bytes, document: Any) -> None:
+    """Keep a body's document for the layers after this one, which would otherwise parse it again
+    (Connexion's body validator, then its parameter decorator, with the standard library)."""
+    scope.setdefault("extensions", {})[_PARSED_BODY] = (body, document)
+
+
+def remembered_json_body(scope: Scope, body: bytes | None = None) -> Any:
+    """The document remembered for `body` (for whatever body was remembered, if None), or NO_DOCUMENT.
+    Nothing parses a body in place, so a document is as parsed for as long as the request lasts."""
+    remembered = scope.get("extensions", {}).get(_PARSED_BODY)
+    if remembered is None or (body is not None and remembered[0] != body):
+        return NO_DOCUMENT
+    return remembered[1]
+
+
+def _json_problem(body: bytes) -> tuple[str | None, Any]:
+    """What is wrong with a body (None if nothing), and its document as json.loads reads it."""
     if not body.strip():
-        return None
+        return None, NO_DOCUMENT
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return f"Request body is not valid JSON: {exc}"
+        return f"Request body is not valid JSON: {exc}", NO_DOCUMENT
     if nests_deeper_than(document, MAX_JSON_DEPTH):
-        return f"Request body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels"
-    return None
+        return f"Request body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels", NO_DOCUMENT
+    if _LONG_DIGIT_RUN.search(body):
+        document = json.loads(body)
+    return None, document
 
 
 def _replay(body: bytes) -> Receive:

@@ -91,3 +91,27 @@ def test_the_trigger_body_schema_keeps_only_its_type():
 def test_properties_that_additional_properties_depends_on_are_kept():
     assert without_inert_properties(SCHEMAS["closed"]) == SCHEMAS["closed"]
     assert without_inert_properties(SCHEMAS["patterned"]) == SCHEMAS["patterned"]
+
+
+def test_the_body_validator_lookup_remembers_what_connexion_would_match():
+    """Media types, ranges and misses answer as Connexion's MediaTypeDict does, first time and later."""
+    from connexion.datastructures import MediaTypeDict
+
+    from slipstream.connexion_cache import _RememberingMediaTypeDict
+
+    entries = {"application/json": "json", "application/*+json": "plus-json", "text/*": "text", "*/*": "any"}
+    narrow = {"application/json": "json"}
+
+    def answer(mapping, media_type):
+        try:
+            return mapping[media_type]
+        except KeyError:
+            return KeyError
+
+    pairs = [(_RememberingMediaTypeDict(e), MediaTypeDict(e)) for e in (entries, narrow)]
+    for _ in range(2):
+        for media_type in ["application/json", "application/problem+json", "text/plain", "image/png", "x"]:
+            for ours, connexions in pairs:
+                assert answer(ours, media_type) == answer(connexions, media_type)
+                assert (media_type in ours) == (media_type in connexions)
+    assert answer(pairs[1][0], "text/plain") is KeyError
