@@ -17,8 +17,9 @@ from slipstream.dates import isoformat, parse_execution_date, utcnow
 from slipstream.errors import BadRequest, NotFound
 from slipstream.isoformat_columns import isoformat_reader
 from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
-from slipstream.models import ID_LENGTH, DagRun, TaskInstance
+from slipstream.models import ID_LENGTH, DagRun
 from slipstream.prepared import Prepared
+from slipstream.services.run_task_instances import task_rows_of
 from slipstream.services.serialized import check_dag_exists, get_serialized_dag
 from slipstream.states import DAG_RUN_STATES, DagRunState
 from slipstream.timetables import infer_manual_data_interval
@@ -127,15 +128,8 @@ _RUN_COLUMNS = (
     "dag_id", "run_id", "execution_date", "state", "run_type", "external_trigger", "conf", "queued_at",
     "data_interval_start", "data_interval_end",
 )  # fmt: skip
-_TASK_INSTANCE_COLUMNS = (
-    "dag_id", "run_id", "task_id", "map_index", "state", "try_number", "max_tries", "pool", "pool_slots",
-    "queue", "priority_weight", "operator", "custom_operator_name", "executor_config", "updated_at",
-)  # fmt: skip
 _INSERT_RUN = Prepared(
     insert(DagRun.__table__).values({c: bindparam(c) for c in _RUN_COLUMNS}).returning(DagRun.__table__.c.id)
-)
-_INSERT_TASK_INSTANCES = Prepared(
-    insert(TaskInstance.__table__).values({c: bindparam(c) for c in _TASK_INSTANCE_COLUMNS})
 )
 
 
@@ -153,7 +147,8 @@ def create_dag_run(
     """Insert a queued run and its task instances (state None) as one unit; the caller commits.
 
     Task instances exist from the start, as in Airflow, for tasks whose start/end dates admit the run.
-    Both are prepared Core INSERTs (the ORM's unit of work costs several times the statements).
+    Both are prepared Core INSERTs (the ORM's unit of work costs several times the statements);
+    the task instances' is prepared per DAG (slipstream.services.run_task_instances).
     """
     now = utcnow()
     values = {
@@ -169,71 +164,8 @@ def create_dag_run(
         "data_interval_end": data_interval[1],
     }
     run_pk = _INSERT_RUN.scalar(session, values)
-    task_instances = [row for row, start, end in _task_rows(dag) if _admits(start, end, execution_date)]
-    if task_instances:
-        # One executemany INSERT rather than an ORM object per task; what every row shares is converted once.
-        shared = {
-            "dag_id": dag["dag_id"],
-            "run_id": run_id,
-            "map_index": -1,
-            "state": None,
-            "try_number": 0,
-            "executor_config": {},
-            "updated_at": now,
-        }
-        _INSERT_TASK_INSTANCES.executemany(session, task_instances, shared=shared)
+    task_rows_of(dag).insert(session, run_id=run_id, execution_date=execution_date, now=now)
     return CreatedRun(id=run_pk, **values)
-
-
-_TaskRow = tuple[dict[str, Any], datetime | None, datetime | None]
-
-
-class _TaskRowsByDag:
-    """Each serialized DAG's task instance rows (the per-task columns) with the tasks' start and end
-    dates parsed, built once per DAG object: slipstream.services.serialized hands out one parsed DAG
-    per (dag_id, hash), so every trigger of an unchanged DAG gets the same object. Rows are shared:
-    callers must not mutate them. Kept with the DAG itself, so an id is never reused while cached."""
-
-    def __init__(self, max_entries: int = 512) -> None:
-        self._max_entries = max_entries
-        self._rows: dict[int, tuple[dict[str, Any], list[_TaskRow]]] = {}
-
-    def __call__(self, dag: dict[str, Any]) -> list[_TaskRow]:
-        cached = self._rows.get(id(dag))
-        if cached is not None and cached[0] is dag:
-            return cached[1]
-        rows = [_task_row(task) for task in dag["tasks"].values()]
-        if len(self._rows) >= self._max_entries:
-            self._rows.clear()
-        self._rows[id(dag)] = (dag, rows)
-        return rows
-
-
-def _task_row(task: dict[str, Any]) -> _TaskRow:
-    row = {
-        "task_id": task["task_id"],
-        "max_tries": task["retries"],
-        "pool": task["pool"],
-        "pool_slots": task["pool_slots"],
-        "queue": task["queue"],
-        "priority_weight": task["priority_weight_total"],
-        "operator": task["operator"],
-        "custom_operator_name": task["operator"],
-    }
-    start, end = task.get("start_date"), task.get("end_date")
-    return (
-        row,
-        None if start is None else datetime.fromisoformat(start),
-        None if end is None else datetime.fromisoformat(end),
-    )
-
-
-_task_rows = _TaskRowsByDag()
-
-
-def _admits(start: datetime | None, end: datetime | None, execution_date: datetime) -> bool:
-    """Whether a task with these start and end dates has a task instance in a run at execution_date."""
-    return (start is None or start <= execution_date) and (end is None or execution_date <= end)
 
 
 def _comparable_run_id(run_id: str) -> str | None:

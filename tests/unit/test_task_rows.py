@@ -52,3 +52,64 @@ def test_each_run_gets_the_tasks_its_date_admits(session, when, expected):
         ).all()
         assert {row.task_id for row in rows} == expected
         assert {(row.max_tries, row.priority_weight) for row in rows} == {(2, 3)}
+
+
+def _stored(session, run_id: str) -> dict[str, dict]:
+    rows = session.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id)).all()
+    return {
+        row.task_id: {c.key: getattr(row, c.key) for c in TaskInstance.__table__.columns if c.key not in ("id",)}
+        for row in rows
+    }
+
+
+def test_a_run_stores_the_rows_the_orm_would_store(session):
+    """Every column of the per-DAG statement's rows, against TaskInstance objects flushed by the ORM."""
+    dag = {"dag_id": "wide", "tasks": {f"t{i}": _task(f"t{i}") for i in range(3)}}
+    dag["tasks"]["t1"] = {**dag["tasks"]["t1"], "pool": "p'ool", "queue": "q\\ue", "operator": None}
+    session.add(DagModel(dag_id="wide"))
+    session.flush()
+    when = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    run = create_dag_run(
+        session, dag=dag, run_id="prepared", execution_date=when, conf={},
+        run_type="manual", data_interval=(when, when), external_trigger=True,
+    )  # fmt: skip
+    for task in dag["tasks"].values():
+        session.add(
+            TaskInstance(
+                dag_id="wide",
+                run_id="orm",
+                task_id=task["task_id"],
+                max_tries=task["retries"],
+                pool=task["pool"],
+                pool_slots=task["pool_slots"],
+                queue=task["queue"],
+                priority_weight=task["priority_weight_total"],
+                operator=task["operator"],
+                custom_operator_name=task["operator"],
+                updated_at=run.queued_at,
+            )  # fmt: skip
+        )
+    session.flush()
+    session.expire_all()
+    prepared, orm = _stored(session, "prepared"), _stored(session, "orm")
+    for rows in (prepared, orm):
+        for row in rows.values():
+            row.pop("run_id")
+    assert prepared == orm
+    assert prepared["t1"]["pool"] == "p'ool" and prepared["t1"]["queue"] == "q\\ue"
+    assert {row["state"] for row in prepared.values()} == {None}
+    assert {row["updated_at"] for row in prepared.values()} == {run.queued_at}
+
+
+def test_a_dag_larger_than_one_statement_gets_every_task_instance(session):
+    """SQLite allows 500 SELECTs in one UNION ALL: 1,234 tasks take several statements, each row once."""
+    dag = {"dag_id": "big", "tasks": {f"task_{i}": _task(f"task_{i}") for i in range(1234)}}
+    session.add(DagModel(dag_id="big"))
+    session.flush()
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    create_dag_run(
+        session, dag=dag, run_id="big_run", execution_date=when, conf={},
+        run_type="manual", data_interval=(when, when), external_trigger=True,
+    )  # fmt: skip
+    task_ids = session.scalars(select(TaskInstance.task_id).where(TaskInstance.run_id == "big_run")).all()
+    assert sorted(task_ids) == sorted(dag["tasks"])
