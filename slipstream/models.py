@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -49,7 +50,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         (its storage format is isoformat's with microseconds), for a third of the cost per value."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
@@ -153,12 +153,16 @@ class DagRun(Base):
     last_scheduling_decision: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+_HAS_STATE = text("state IS NOT NULL")
+
+
 class TaskInstance(Base):
     __tablename__ = "task_instance"
     __table_args__ = (
         UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="task_instance_key"),
-        Index("idx_ti_state", "state"),
-        Index("idx_ti_pool", "pool", "state"),
+        # Partial: new task instances have no state, and every query these serve asks for one.
+        Index("idx_ti_state", "state", sqlite_where=_HAS_STATE, postgresql_where=_HAS_STATE),
+        Index("idx_ti_pool", "pool", "state", sqlite_where=_HAS_STATE, postgresql_where=_HAS_STATE),
         Index("idx_ti_dag_run_state", "dag_id", "run_id", "state"),
     )
 
