@@ -16,19 +16,20 @@ async def trigger_dag_run(dag_id: str, body):
 
     def create(session):
         run, execution_date = dag_runs.trigger_dag_run(session, dag_id, request)
+        when = execution_date.isoformat()
         audit.record(
             session,
             audit.DAG_RUN_TRIGGER,
             dag_id=dag_id,
             target=run.run_id,
-            extra={"run_id": run.run_id, "execution_date": execution_date.isoformat()},
+            extra={"run_id": run.run_id, "execution_date": when},
             **who,
         )
-        return run, execution_date
+        return run, execution_date, when
 
-    run, execution_date = await group_committed(create)
+    run, execution_date, when = await group_committed(create)
     message = f"Created {dag_runs.dag_run_repr(run, execution_date)}"
-    return json_response({"execution_date": execution_date.isoformat(), "message": message, "run_id": run.run_id})
+    return json_response({"execution_date": when, "message": message, "run_id": run.run_id})
 
 
 @database_read

@@ -40,6 +40,8 @@ def parse_execution_date(raw: object) -> datetime:
     if not isinstance(parsed, datetime):
         # pendulum gives Date/Time/Duration objects for some inputs ("P1D", "10:00"): not instants.
         raise BadRequest(invalid_date_message(raw))
+    if type(parsed) is datetime and parsed.tzinfo is UTC:  # fromisoformat's: as built below, never overflows
+        return parsed
     try:
         # An offset of a day or more ("+99:00") parses but is not a valid UTC offset.
         offset = parsed.utcoffset() or timedelta(0)

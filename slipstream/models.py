@@ -50,14 +50,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         (its storage format is isoformat's with microseconds), for a third of the cost per value."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+        # The same instant is often bound several times in a row (a trigger binds its execution date
+        # and its timestamp in several statements), and formatting costs ten times a lookup. Bounded.
+        recent: dict[datetime, str] = {}
+
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            if value.tzinfo is UTC:  # one offset, so equal values are one instant and one text
+                rendered = recent.get(value)
+                if rendered is None:
+                    if len(recent) >= 64:
+                        recent.clear()
+                    rendered = recent[value] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+                return rendered
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 

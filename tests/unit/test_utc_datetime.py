@@ -37,3 +37,18 @@ def test_a_naive_datetime_is_refused_on_sqlite_too():
     process = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
     with pytest.raises(ValueError, match="naive"):
         process(datetime(2024, 5, 6))
+
+
+def test_remembered_texts_stay_right_across_repeats_and_a_full_memory():
+    """The processor remembers recent UTC values: repeats, 200 distinct values (past its bound) and
+    the same instants given in other zones all still bind to SQLAlchemy's own text."""
+    dialect = sqlite.dialect()
+    column_type = UtcDateTime()
+    ours = column_type.dialect_impl(dialect).bind_processor(dialect)
+    sqlalchemys = TypeDecorator.bind_processor(column_type.dialect_impl(dialect), dialect)
+    start = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    values = [start + timedelta(seconds=i) for i in range(200)]
+    for value in [*values, *values[::-1], *_INSTANTS, *_INSTANTS]:
+        assert ours(value) == sqlalchemys(value)
+    for value in values:
+        assert ours(value.astimezone(ZoneInfo("Asia/Kolkata"))) == sqlalchemys(value)
