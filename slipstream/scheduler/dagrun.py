@@ -20,6 +20,7 @@ from slipstream.models import DagModel, DagRun, TaskInstance
 from slipstream.scheduler.dag_specs import DagSpec, DagSpecCache
 from slipstream.scheduler.dependencies import Decision, decide
 from slipstream.scheduler.transitions import set_run_state, set_ti_state, set_tis_state
+from slipstream.services.run_task_instances import new_task_instance_columns
 from slipstream.states import (
     FAILED_LEAF_STATES,
     SCHEDULABLE_TI_STATES,
@@ -343,25 +344,8 @@ class RunExaminer:
         )
         missing = [t for t in spec.tasks if t not in existing and spec.tasks[t].admits(run.execution_date)]
         for task_id in missing:
-            task = spec.data["tasks"][task_id]
-            session.add(
-                TaskInstance(
-                    dag_id=run.dag_id,
-                    run_id=run.run_id,
-                    task_id=task_id,
-                    map_index=-1,
-                    state=None,
-                    try_number=0,
-                    max_tries=task["retries"],
-                    pool=task["pool"],
-                    pool_slots=task["pool_slots"],
-                    queue=task["queue"],
-                    priority_weight=task["priority_weight_total"],
-                    operator=task["operator"],
-                    custom_operator_name=task["operator"],
-                    executor_config={},
-                )
-            )
+            columns = new_task_instance_columns(spec.data["tasks"][task_id])
+            session.add(TaskInstance(dag_id=run.dag_id, run_id=run.run_id, **columns))
         if missing:
             session.flush()
 

@@ -78,8 +78,9 @@ def _insert_statement(rows: list[dict[str, Any]]):
     )
 
 
-def _task_row(task: dict[str, Any]) -> _TaskRow:
-    row = {
+def task_instance_columns(task: dict[str, Any]) -> dict[str, Any]:
+    """What a serialized task gives its task instances' rows (the columns of _PER_TASK)."""
+    return {
         "task_id": task["task_id"],
         "max_tries": task["retries"],
         "pool": task["pool"],
@@ -89,9 +90,17 @@ def _task_row(task: dict[str, Any]) -> _TaskRow:
         "operator": task["operator"],
         "custom_operator_name": task["operator"],
     }
+
+
+def new_task_instance_columns(task: dict[str, Any]) -> dict[str, Any]:
+    """Every column of a new task instance of `task` but its DAG id, run id and time."""
+    return {**task_instance_columns(task), **_NEW_ROW, "executor_config": {}}
+
+
+def _task_row(task: dict[str, Any]) -> _TaskRow:
     start, end = task.get("start_date"), task.get("end_date")
     return (
-        row,
+        task_instance_columns(task),
         None if start is None else datetime.fromisoformat(start),
         None if end is None else datetime.fromisoformat(end),
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from slipstream.models import DagModel, TaskInstance
+from slipstream.models import DagModel, DagRun, TaskInstance
 from slipstream.services.dag_runs import create_dag_run
 
 
@@ -113,3 +113,29 @@ def test_a_dag_larger_than_one_statement_gets_every_task_instance(session):
     )  # fmt: skip
     task_ids = session.scalars(select(TaskInstance.task_id).where(TaskInstance.run_id == "big_run")).all()
     assert sorted(task_ids) == sorted(dag["tasks"])
+
+
+def test_a_task_added_after_the_run_gets_the_same_columns_from_the_scheduler(session):
+    """RunExaminer adds instances for tasks the DAG gained since the run began (Airflow's
+    verify_integrity); they get exactly what the run's own insert gives a task."""
+    from slipstream.scheduler.dag_specs import DagSpec, DagSpecCache
+    from slipstream.scheduler.dagrun import RunExaminer
+
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    before = {"dag_id": "grows", "tasks": {"first": _task("first")}}
+    after = {"dag_id": "grows", "tasks": {"first": _task("first"), "second": {**_task("second"), "pool": "p2"}}}
+    session.add(DagModel(dag_id="grows"))
+    session.flush()
+    create_dag_run(
+        session, dag=before, run_id="r", execution_date=when, conf={},
+        run_type="manual", data_interval=(when, when), external_trigger=True,
+    )  # fmt: skip
+    run = session.scalars(select(DagRun).where(DagRun.run_id == "r")).one()
+    RunExaminer(DagSpecCache())._add_missing_instances(session, run, DagSpec.from_serialized(after, "h"))
+    session.expire_all()
+    rows = _stored(session, "r")
+    assert set(rows) == {"first", "second"}
+    first, second = rows["first"], rows["second"]
+    assert second["pool"] == "p2"
+    differing = {key for key in first if first[key] != second[key]}
+    assert differing == {"task_id", "pool", "updated_at"}  # the scheduler's row is stamped when it is made
