@@ -42,11 +42,10 @@ def test_a_pool_is_created_from_its_body_read_once(client, no_second_parse):
 
 def test_a_body_the_schema_refuses_is_still_refused(client, no_second_parse):
     response = trigger(client, body=["not", "an", "object"])
-    assert response.status_code == 400
-    assert_error(response, 400, response.json()["error"])  # the shared error shape
+    assert_error(response, 400, "['not', 'an', 'object'] is not of type 'object'")
 
 
 def test_an_empty_body_still_meets_the_validator(client):
     """No document to hand on: the validator reads the (empty) body itself and answers as before."""
     response = client.post(f"{BASE}/pools", content=b"")
-    assert response.status_code == 400
+    assert_error(response, 400, "RequestBody is required")
