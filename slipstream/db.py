@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import orjson
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from slipstream.http import loads_like_json_module
 
 _engines: dict[str, Engine] = {}
 _session_factories: dict[str, sessionmaker[Session]] = {}
+_autocommit_engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 # Set by session_scope(write=True): SQLite transactions that will write take the lock up front.
 _write_intent: ContextVar[bool] = ContextVar("slipstream_write_intent", default=False)
@@ -26,6 +29,8 @@ _statement_reads: ContextVar[bool] = ContextVar("slipstream_statement_reads", de
 # _sqlite_begin records that the lock was busy (raising inside SQLAlchemy's begin would leave it half-begun).
 _begin_without_waiting: ContextVar[dict | None] = ContextVar("slipstream_begin_without_waiting", default=None)
 _SQLITE_BUSY_TIMEOUT_S = 30
+# A PostgreSQL connection handed back less than this long ago is used without a ping (see _ping_after_idle).
+PING_AFTER_IDLE_S = 1.0
 
 
 class WriteLockBusy(Exception):
@@ -112,14 +117,43 @@ def _build_engine(url: str) -> Engine:
             _sqlite_begin(conn)
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has been idle for PING_AFTER_IDLE_S.
+
+    pool_pre_ping pings on every checkout: a round trip that cost as much CPU as a small read itself.
+    A connection in steady use has just proved itself; one that sat idle (through a server restart,
+    a firewall's idle timeout) is pinged, and a dead one is replaced before anyone sees it, as with
+    pool_pre_ping. A server lost while connections are in use fails the statements in flight either
+    way; the first such failure renews the whole pool (SQLAlchemy does so for its statements,
+    slipstream.prepared for those it runs), so no later request gets a connection from before the loss.
+    """
+
+    def mark_used(_dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"connection idle since before a ping failed: {exc}") from exc
+        record.info["returned_at"] = time.monotonic()
+
+    event.listen(engine, "connect", mark_used)
+    event.listen(engine, "checkin", mark_used)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def _json_dumps(value) -> str:
@@ -193,16 +227,20 @@ def read_scope(url: str) -> Iterator[Session]:
     """A read-only unit of work for a request, each statement in its own snapshot, as under
     PostgreSQL's READ COMMITTED (which is what a transaction there gives reads anyway).
 
-    PostgreSQL: autocommit, saving the BEGIN and COMMIT round trips. SQLite: no BEGIN, and a bare
-    Session on a pooled connection rather than the session factory's transaction bookkeeping (together
-    about 30 us, most of what a small read costs). Nothing written in it would be rolled back on an
-    error: only for units that never write.
+    Both yield StatementReads, a bare Session on a connection rather than the session factory's
+    transaction bookkeeping. PostgreSQL: a pooled connection in autocommit, saving the BEGIN and COMMIT
+    round trips. SQLite: no BEGIN, on a connection the thread keeps (together about 30 us, most of
+    what a small read costs). Nothing written in it would be rolled back on an error: only for units
+    that never write.
     """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
-        with session_scope(url, write=False) as session:
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            yield session
+        with _autocommit_engine(url).connect() as connection:
+            session = StatementReads(connection)
+            try:
+                yield session  # type: ignore[misc]
+            finally:
+                session.close()
         return
     token = _statement_reads.set(True)
     try:
@@ -214,6 +252,16 @@ def read_scope(url: str) -> Iterator[Session]:
                 session.close()
     finally:
         _statement_reads.reset(token)
+
+
+def _autocommit_engine(url: str) -> Engine:
+    """The engine of `url` with its connections in autocommit, sharing its pool."""
+    autocommit = _autocommit_engines.get(url)
+    if autocommit is None:
+        autocommit = get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+        with _lock:
+            _autocommit_engines[url] = autocommit
+    return autocommit
 
 
 class _ThreadReader(threading.local):
@@ -268,7 +316,7 @@ def _close_thread_reader() -> None:
 
 
 class StatementReads:
-    """What read_scope() yields on SQLite: a pooled connection for Core and prepared statements
+    """What read_scope() yields: a connection for Core and prepared statements
     (execute_core, slipstream.prepared), and a real Session, made on first use, for anything else.
 
     Session.connection() alone costs ~17 us of transaction bookkeeping; the hot reads (pools, the run
@@ -343,3 +391,4 @@ def dispose_all() -> None:
             engine.dispose()
         _engines.clear()
         _session_factories.clear()
+        _autocommit_engines.clear()

@@ -18,12 +18,13 @@ what varies, rather than walking every parameter (a trigger binds over a hundred
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Connection, Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -130,6 +131,20 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
 _CONNECTION = "slipstream.prepared.connection"
 
 
+@contextmanager
+def _pool_renewed_on_disconnect(connection: Connection, cursor) -> Iterator[None]:
+    """What SQLAlchemy does when a statement finds the server gone, for statements run past it: this
+    connection is dropped and the pool renewed, so no other request gets a connection from before the
+    loss (PostgreSQL's are pinged only after sitting idle: slipstream.db). The error is raised as is."""
+    try:
+        yield
+    except connection.dialect.loaded_dbapi.Error as exc:
+        if connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
+            connection.invalidate(exc)
+            connection.engine.dispose()
+        raise
+
+
 def _connection_of(session: Session):
     """session.connection(), remembered for the session's current transaction (whose connection is
     fixed): asking SQLAlchemy each time costs ~15 us of transaction bookkeeping per statement."""
@@ -173,12 +188,13 @@ class Prepared:
         if session.autoflush:
             session.flush()
         connection = _connection_of(session)
-        return self._for(connection.dialect), connection.connection.cursor()
+        return self._for(connection.dialect), connection.connection.cursor(), connection
 
     def execute(self, session: Session, values: Mapping[str, Any]):
         """Run once; returns the DBAPI cursor (for fetchone / fetchall)."""
-        compiled, cursor = self._cursor(session)
-        cursor.execute(compiled.sql, self._parameters(compiled.plan(tuple(values)), values))
+        compiled, cursor, connection = self._cursor(session)
+        with _pool_renewed_on_disconnect(connection, cursor):
+            cursor.execute(compiled.sql, self._parameters(compiled.plan(tuple(values)), values))
         return cursor
 
     def first(self, session: Session, values: Mapping[str, Any]) -> tuple | None:
@@ -196,7 +212,7 @@ class Prepared:
         self, session: Session, rows: Iterable[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
     ) -> None:
         """Run once per row; `shared` holds values every row has, converted once rather than per row."""
-        compiled, cursor = self._cursor(session)
+        compiled, cursor, connection = self._cursor(session)
         try:
             shared_names = tuple(shared) if shared else ()
             plans: dict[tuple[str, ...], tuple[_Plan, dict[str, Any]]] = {}
@@ -208,6 +224,7 @@ class Prepared:
                     plan = compiled.plan(given, shared_names)
                     entry = plans[given] = (plan, plan.base(shared))
                 parameters.append(self._parameters(entry[0], row, entry[1]))
-            cursor.executemany(compiled.sql, parameters)
+            with _pool_renewed_on_disconnect(connection, cursor):
+                cursor.executemany(compiled.sql, parameters)
         finally:
             cursor.close()

@@ -6,14 +6,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from slipstream import db
 from slipstream.db import get_engine, normalize_url, read_scope, session_scope
 from slipstream.migrations.runner import upgrade
 from slipstream.models import Pool
 from slipstream.services import pools
-from tests.databases import backend
+from tests.databases import backend, postgres_admin_url
 
 
 def _autocommit(session) -> bool:
@@ -121,3 +123,66 @@ def test_a_thread_keeps_one_connection_whatever_databases_it_reads(tmp_path, set
         assert _pool_names(url) == ["default_pool"]
     checked_out = [get_engine(url).pool.checkedout() for url in urls]
     assert checked_out == [0, 0, 0, 1]  # only the last database's, kept for this thread's next read
+
+
+# -- PostgreSQL: pooled connections pinged only after they sat idle -------------------------------
+
+postgres_only = pytest.mark.skipif(backend() != "postgres", reason="pinging pooled connections is PostgreSQL's")
+
+
+def _terminate_connections_to(url: str) -> int:
+    """What a server restart does to the pool's idle connections; how many were cut."""
+    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            return connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": make_url(normalize_url(url)).database},
+            )
+    finally:
+        admin.dispose()
+
+
+@postgres_only
+def test_a_connection_used_a_moment_ago_is_not_pinged(settings, monkeypatch):
+    url = settings.database_url
+    _pool_names(url)
+    dialect = get_engine(url).dialect
+    pings = []
+    ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda connection: pings.append(connection) or ping(connection))
+    for _ in range(5):
+        assert _pool_names(url) == ["default_pool"]
+    assert pings == []
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    assert _pool_names(url) == ["default_pool"]
+    assert len(pings) == 1
+
+
+@postgres_only
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(settings, monkeypatch):
+    url = settings.database_url
+    assert _pool_names(url) == ["default_pool"]  # its connection now waits in the pool
+    assert _terminate_connections_to(url) >= 1
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # as if it had waited past the threshold
+    assert _pool_names(url) == ["default_pool"]
+    with session_scope(url) as session:
+        pools.create_or_update_pool(session, name="after_restart", slots=1)
+    assert _pool_names(url) == ["default_pool", "after_restart"]
+
+
+@postgres_only
+def test_a_connection_lost_while_trusted_fails_one_read_and_is_then_replaced(settings, monkeypatch):
+    """As pool_pre_ping could not prevent for a connection lost in use; the loss renews the whole pool."""
+    url = settings.database_url
+    with read_scope(url), read_scope(url):  # two connections now wait in the pool
+        pass
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)  # trusted without a ping
+    assert _terminate_connections_to(url) >= 2
+    driver = get_engine(url).dialect.loaded_dbapi
+    with pytest.raises((OperationalError, driver.OperationalError)):
+        _pool_names(url)
+    assert _pool_names(url) == ["default_pool"]
