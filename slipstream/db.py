@@ -29,6 +29,9 @@ _statement_reads: ContextVar[bool] = ContextVar("slipstream_statement_reads", de
 # _sqlite_begin records that the lock was busy (raising inside SQLAlchemy's begin would leave it half-begun).
 _begin_without_waiting: ContextVar[dict | None] = ContextVar("slipstream_begin_without_waiting", default=None)
 _SQLITE_BUSY_TIMEOUT_S = 30
+# PostgreSQL reads an API process runs at once (handlers._dispatch); its engine keeps a connection
+# for each, and two more (the group-commit writer's, and one for anything else) that reads never take.
+POSTGRES_READERS = 10
 # A PostgreSQL connection handed back less than this long ago is used without a ping (see _ping_after_idle).
 PING_AFTER_IDLE_S = 1.0
 
@@ -119,7 +122,7 @@ def _build_engine(url: str) -> Engine:
         return engine
     engine = create_engine(
         url,
-        pool_size=10,
+        pool_size=POSTGRES_READERS + 2,
         max_overflow=20,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
