@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from slipstream.models import SerializedDagModel
 from slipstream.scheduler.retries import RetryPolicy
+from slipstream.services.run_task_instances import admits_run_at
 
 
 def _date(value: str | None) -> datetime | None:
@@ -52,9 +53,7 @@ class TaskSpec:
 
     def admits(self, logical_date: datetime) -> bool:
         """Whether a run at `logical_date` gets an instance of this task (its start/end dates allow it)."""
-        if self.start_date is not None and self.start_date > logical_date:
-            return False
-        return self.end_date is None or logical_date <= self.end_date
+        return admits_run_at(self.start_date, self.end_date, logical_date)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ class DagTaskRows:
         self._inserts: dict[tuple[int, ...], list[Prepared]] = {}
 
     def insert(self, session: Session, *, run_id: str, execution_date: datetime, now: datetime) -> None:
-        admitted = tuple(i for i, (_row, start, end) in enumerate(self.rows) if _admits(start, end, execution_date))
+        rows = self.rows
+        admitted = tuple(i for i, (_row, start, end) in enumerate(rows) if admits_run_at(start, end, execution_date))
         statements = self._inserts.get(admitted)
         if statements is None:
             rows = [self.rows[i][0] for i in admitted]
@@ -94,7 +95,7 @@ def task_instance_columns(task: dict[str, Any]) -> dict[str, Any]:
 
 def new_task_instance_columns(task: dict[str, Any]) -> dict[str, Any]:
     """Every column of a new task instance of `task` but its DAG id, run id and time."""
-    return {**task_instance_columns(task), **_NEW_ROW, "executor_config": {}}
+    return {**task_instance_columns(task), **_NEW_ROW, "executor_config": {}}  # a dict of its own
 
 
 def _task_row(task: dict[str, Any]) -> _TaskRow:
@@ -106,8 +107,9 @@ def _task_row(task: dict[str, Any]) -> _TaskRow:
     )
 
 
-def _admits(start: datetime | None, end: datetime | None, execution_date: datetime) -> bool:
-    """Whether a task with these start and end dates has a task instance in a run at execution_date."""
+def admits_run_at(start: datetime | None, end: datetime | None, execution_date: datetime) -> bool:
+    """Whether a task with these start and end dates has a task instance in a run at execution_date
+    (for the trigger here, and for the scheduler's runs and added tasks)."""
     return (start is None or start <= execution_date) and (end is None or execution_date <= end)
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from slipstream.models import DagModel, DagRun, TaskInstance
+from slipstream.scheduler.dag_specs import TaskSpec
 from slipstream.services.dag_runs import create_dag_run
 
 
@@ -52,6 +53,21 @@ def test_each_run_gets_the_tasks_its_date_admits(session, when, expected):
         ).all()
         assert {row.task_id for row in rows} == expected
         assert {(row.max_tries, row.priority_weight) for row in rows} == {(2, 3)}
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (datetime(2020, 1, 1, tzinfo=UTC), {"always", "until_mid_2021"}),
+        (datetime(2021, 6, 1, tzinfo=UTC), {"always", "from_2021", "until_mid_2021"}),
+        (datetime(2022, 1, 1, tzinfo=UTC), {"always", "from_2021"}),
+    ],
+)
+def test_the_scheduler_admits_the_same_tasks_as_the_trigger(when, expected):
+    """The scheduler adds a run's missing task instances by TaskSpec.admits: the trigger's rule."""
+    full = {"upstream_task_ids": [], "downstream_task_ids": [], "retry_delay": 300.0}
+    specs = [TaskSpec.from_serialized({**full, **task}) for task in DAG["tasks"].values()]
+    assert {spec.task_id for spec in specs if spec.admits(when)} == expected
 
 
 def _stored(session, run_id: str) -> dict[str, dict]:
