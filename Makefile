@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SLIPSTREAM_HOME ?= $(CURDIR)/.slipstream
 export SLIPSTREAM_HOME
 
-.PHONY: run test lint fuzz bench clean venv
+.PHONY: run test conformance lint fuzz bench clean venv
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,15 @@ test: $(VENV)/.test-installed
 		SLIPSTREAM_TEST_BACKEND=postgres $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	else echo "PostgreSQL run skipped: no server answers"; fi
 
+# Airflow 2.10.5's own example DAGs, unchanged, against the states real Airflow gave them.
+conformance: $(VENV)/.test-installed
+	$(BIN)/python -m pytest tests/conformance/test_airflow_examples.py $(PYTEST_ARGS)
+
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if command -v npm >/dev/null 2>&1; then $(BIN)/python scripts/lint-spec; \
+	else echo "Spec lint (Redocly, Spectral) skipped: Node.js and npm are not installed"; fi
 
 fuzz: $(VENV)/.test-installed
 	$(BIN)/python -m bench.fuzz

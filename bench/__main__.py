@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.engine import reachable
 
-NOT_BENCHMARKS = {"fuzz"}
+NOT_BENCHMARKS = {"fuzz", "soak"}  # soak runs an hour: `python -m bench.soak`
 SCALE_OUT = ["--executor", "both", "--schedulers", "2"]
 SCALE_OUT_COMMAND = f"python -m bench.engine {' '.join(SCALE_OUT)}"
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-# Connexion imports Starlette's test client, which warns about httpx (as in slipstream/app.py).
+# Connexion imports Starlette's test client, which warns about httpx (as in slipstream/api/app.py).
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 BARE_APP = "bench._servers:create_bare_app"
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Connexion imports Starlette's test client, which warns about httpx (as in slipstream/app.py).
+# Connexion imports Starlette's test client, which warns about httpx (as in slipstream/api/app.py).
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE = "/api/experimental"
@@ -77,7 +77,7 @@ def scratch_postgres(url: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from slipstream.db import normalize_url
+    from slipstream.storage.db import normalize_url
 
     server = make_url(normalize_url(url))
     name = f"slipstream_bench_{os.getpid()}"
@@ -88,7 +88,7 @@ def scratch_postgres(url: str) -> Iterator[str]:
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        from slipstream.db import dispose_all
+        from slipstream.storage.db import dispose_all
 
         dispose_all()
         with admin.connect() as conn:
@@ -116,9 +116,9 @@ def _process_all():
 
 def prepare_database(settings, runs: int) -> str | None:
     """Migrate, load the example DAGs, store `runs` runs; returns why basic_auth is skipped, or None."""
-    from slipstream.db import session_scope
-    from slipstream.migrations.runner import upgrade
     from slipstream.services import dag_runs
+    from slipstream.storage.db import session_scope
+    from slipstream.storage.migrations.runner import upgrade
 
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
@@ -148,7 +148,7 @@ def create_bench_user(settings) -> str | None:
     )
     if create is None:
         return "slipstream.services.users has no create_user function"
-    from slipstream.db import session_scope
+    from slipstream.storage.db import session_scope
 
     username, password = BENCH_USER
     params = inspect.signature(create).parameters
@@ -374,7 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, list[dict]]:
                 database_url = stack.enter_context(scratch_postgres(args.database_url))
                 db_label = f"PostgreSQL (scratch database {database_url.rsplit('/', 1)[-1]})"
             else:
-                database_url = args.database_url or f"sqlite:///{home / 'slipstream.db'}"
+                database_url = args.database_url or f"sqlite:///{home / 'slipstream.storage.db'}"
                 db_label = "SQLite (WAL)"
             settings = Settings(home=home, database_url=database_url, load_examples=True)
             print(f"Preparing {db_label}: migrations, example DAGs, {args.runs} stored runs ...", flush=True)

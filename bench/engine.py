@@ -16,9 +16,10 @@ mode is skipped, nothing fails.
 Measures, each run triggered through the trigger service and timed from the run's queued_at:
   1. example_bash_operator, trigger -> run success (floor 1 s: the runme_* tasks sleep 1 s);
   2. trigger -> first task start_date, p50/p99 over --triggers runs of a one-task DAG;
-  3. a chain of 10 no-op bash tasks, trigger -> run success;
+  3. a chain of 10 no-op bash tasks, trigger -> run success; a TaskFlow chain of 100 tasks passing an XCom;
   4. --fanout no-op bash tasks in one DAG, trigger -> run success, with the scheduler loop's own
-     time reported apart from the time spent in task processes.
+     time reported apart from the time spent in task processes;
+  5. a @task mapped --mapped ways over an upstream XCom, trigger -> run success (issue 13).
 Baselines measured in the same run: a cold `python -c pass` and `bash -c true`, what a task costs
 when every try starts a new interpreter (and, in the PostgreSQL modes, a cold fork server start: what
 each Celery try cost before workers kept a warm one). It prints; it never asserts.
@@ -27,9 +28,11 @@ each Celery try cost before workers kept a warm one). It prints; it never assert
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -44,11 +47,11 @@ from sqlalchemy import func, select, update
 
 from slipstream.config import Settings
 from slipstream.dag_processing import process_all
-from slipstream.db import dispose_all, session_scope
-from slipstream.migrations.runner import upgrade
-from slipstream.models import DagModel, DagRun, TaskInstance
 from slipstream.scheduler.loop import SchedulerThread
 from slipstream.services.dag_runs import TriggerRequest, trigger_dag_run
+from slipstream.storage.db import dispose_all, session_scope
+from slipstream.storage.migrations.runner import upgrade
+from slipstream.storage.models import DagModel, DagRun, TaskInstance, XCom
 
 DAGS = {
     "bench_latency": """
@@ -75,8 +78,37 @@ DAGS = {
             for i in range({fanout}):
                 BashOperator(task_id=f"t_{i}", bash_command="true"{queue})
     """,
+    # Issue 13: one mapped task expanded over an upstream XCom of {mapped} items.
+    "bench_mapped": """
+        from datetime import UTC, datetime
+        from airflow.decorators import task
+        from airflow.models.dag import DAG
+
+        with DAG(
+            "bench_mapped", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC), max_active_tasks={mapped}
+        ) as dag:
+            @task
+            def items():
+                return list(range({mapped}))
+
+            @task
+            def noop(item):
+                return None
+
+            noop.expand(item=items())
+    """,
 }
-USED = {"example_bash_operator", "bench_latency", "bench_chain", "bench_fanout"}
+USED = {
+    "example_bash_operator",
+    "bench_latency",
+    "bench_chain",
+    "bench_fanout",
+    "taskflow_xcom_chain_100",
+    "bench_mapped",
+}
+# The same file was run on Apache Airflow 2.10.5 on this machine (tests/conformance/README.md).
+TASKFLOW_CHAIN = Path(__file__).with_name("dags") / "taskflow_xcom_chain_100.py"
+AIRFLOW_TASKFLOW_CHAIN = "Airflow 2.10.5: 180.9 s (PostgreSQL, LocalExecutor), 303.7 s (SQLite, Sequential)"
 # The Celery queue of the fan-out's tasks in the Celery mode: only the benchmark's workers consume it.
 BENCH_QUEUE = "slipstream_bench"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/15"
@@ -97,6 +129,16 @@ class RunTiming:
     total: float  # queued_at -> end_date
     first_start: float  # queued_at -> earliest task start_date
     state: str
+
+
+def xcom_value(settings: Settings, dag_id: str, run_id: str, task_id: str) -> object:
+    with session_scope(settings.database_url, write=False) as db:
+        text = db.scalar(
+            select(XCom.value).where(
+                XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id, XCom.key == "return_value"
+            )
+        )
+    return json.loads(text) if text is not None else None
 
 
 def cold_start(command: list[str], repeat: int = 5) -> float:
@@ -171,8 +213,10 @@ def run(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="slipstream-bench-engine-"))
     settings = Settings(home=home, load_examples=True, dags_folder=home / "dags", parallelism=args.parallelism)
     settings.dags_folder.mkdir(parents=True)
+    shutil.copy(TASKFLOW_CHAIN, settings.dags_folder / TASKFLOW_CHAIN.name)
     for name, source in DAGS.items():
         text = fanout_source(args.fanout) if name == "bench_fanout" else textwrap.dedent(source)
+        text = text.replace("{mapped}", str(args.mapped))
         (settings.dags_folder / f"{name}.py").write_text(text)
     upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
     report = process_all(settings)
@@ -203,6 +247,10 @@ def run(args: argparse.Namespace) -> None:
             latencies.append(timing.first_start)
 
         chains = [wait_for_end(settings, "bench_chain", trigger(settings, "bench_chain"), 60) for _ in range(3)]
+        chain_id = "taskflow_xcom_chain_100"
+        wait_for_end(settings, chain_id, trigger(settings, chain_id), 120)  # warm-up
+        taskflow = [wait_for_end(settings, chain_id, trigger(settings, chain_id), 120) for _ in range(3)]
+        taskflow_final = xcom_value(settings, chain_id, taskflow[-1].run_id, "step_099")
 
         loop_before = scheduler.job.stats.busy_seconds
         loop_cpu_before = scheduler.job.stats.cpu_seconds
@@ -224,6 +272,18 @@ def run(args: argparse.Namespace) -> None:
     task_cpu = (children_after.ru_utime + children_after.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
+    # The mapped task on a scheduler of its own: the fan-out's task CPU figure above counts every
+    # child of the first one's fork server, so nothing else may run there.
+    scheduler = SchedulerThread(settings)
+    scheduler.start()
+    try:
+        wait_for_end(settings, "bench_latency", trigger(settings, "bench_latency"), 60)  # a warm fork server
+        mapped_run = trigger(settings, "bench_mapped")
+        mapped = wait_for_end(settings, "bench_mapped", mapped_run, 600, poll=0.2)
+        mapped_tasks, _ = task_seconds(settings, "bench_mapped", mapped_run)
+    finally:
+        scheduler.stop(timeout=60)
+        dispose_all()
 
     print(f"Slipstream engine benchmark: SQLite (WAL), LocalExecutor, parallelism {settings.parallelism}, home {home}")
     print(f"machine: {os.cpu_count()} CPUs, load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -252,6 +312,13 @@ def run(args: argparse.Namespace) -> None:
         f"{statistics.median(t.total for t in chains):.2f} s",
         "< 1.5 s",
     )
+    line(
+        "TaskFlow chain of 100 tasks passing an XCom, trigger -> success (median of 3)",
+        f"{statistics.median(t.total for t in taskflow):.2f} s",
+        "< 3 s",
+    )
+    line("  states / last value", f"{ {t.state for t in taskflow} } / {taskflow_final}", "100")
+    line("  the same DAG file on Airflow, this machine", AIRFLOW_TASKFLOW_CHAIN, "")
     line(f"{args.fanout} no-op bash tasks fan-out, trigger -> success", f"{fanout.total:.1f} s", "< 20 s")
     line("  state / tasks", f"{fanout.state} / {fanout_tasks}", "")
     line("  scheduler loop, wall time in its passes", f"{loop_busy:.1f} s in {loop_iterations} loops", "")
@@ -263,6 +330,8 @@ def run(args: argparse.Namespace) -> None:
     )
     line("  task tries, sum of their durations (wall)", f"{fanout_task_seconds:.1f} s", "")
     line("  wall time seen by the client", f"{fanout_wall:.1f} s", "")
+    line(f"{args.mapped}-way mapped task over an XCom, trigger -> success", f"{mapped.total:.1f} s", "< 20 s")
+    line("  state / task instances", f"{mapped.state} / {mapped_tasks}", "")
 
 
 @dataclass
@@ -326,7 +395,7 @@ def _fanout_on_postgres(admin_url: str, name: str, setup: Setup, args: argparse.
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from slipstream.models import Job
+    from slipstream.storage.models import Job
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -596,6 +665,7 @@ def run_postgres(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fanout", type=int, default=1000, help="tasks in the fan-out DAG (default 1000)")
+    parser.add_argument("--mapped", type=int, default=1000, help="instances of the mapped task (default 1000)")
     parser.add_argument("--triggers", type=int, default=30, help="triggers for the latency figure (default 30)")
     parser.add_argument("--parallelism", type=int, default=32, help="SLIPSTREAM_PARALLELISM (default 32)")
     parser.add_argument(

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slipstream.db import POSTGRES_READERS
-from slipstream.http import current_settings
+from slipstream.api.http import current_settings
+from slipstream.storage.db import POSTGRES_READERS
 
 _readers: ThreadPoolExecutor | None = None
 _readers_lock = threading.Lock()

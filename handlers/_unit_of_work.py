@@ -8,9 +8,9 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from slipstream.db import read_scope
-from slipstream.group_commit import run_group_committed
-from slipstream.http import current_settings
+from slipstream.api.http import current_settings
+from slipstream.storage.db import read_scope
+from slipstream.storage.group_commit import run_group_committed
 
 T = TypeVar("T")
 
@@ -23,5 +23,5 @@ def reading() -> Iterator[Session]:
 
 async def group_committed(work: Callable[[Session], T]) -> T:
     """`work(session)` committed by this process's writer thread, in one transaction with the units
-    of other requests waiting at the same moment (see slipstream.group_commit); its result."""
+    of other requests waiting at the same moment (see slipstream.storage.group_commit); its result."""
     return await run_group_committed(current_settings().database_url, work)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers._responses import json_response
-from slipstream.http import current_settings
+from slipstream.api.http import current_settings
 from slipstream.services.health import check_health
 
 

@@ -66,6 +66,8 @@ class Settings:
     scheduler_shutdown_grace: float = 10.0
     max_tis_per_query: int = 64
     executor_dag_cache: bool = True
+    # Airflow's [core] dag_run_conf_overrides_params: a run's conf keys override (and add to) params.
+    dag_run_conf_overrides_params: bool = True
     celery_broker_url: str = "redis://127.0.0.1:6379/0"
     # Celery executor: a try still `queued` this long is sent again once, then failed (Airflow: 600 s).
     task_queued_timeout: float = 600.0
@@ -73,12 +75,45 @@ class Settings:
     auth_backend: str = "basic_auth"
     allow_open_access: bool = False
     max_body_bytes: int = 1024 * 1024
+    # Failed Basic-auth attempts per client address and per username over a sliding minute (0: no limit)
+    auth_failures_per_minute: int = 10
+    # argon2 verifications one API worker runs at once; more unverified attempts are refused (429)
+    auth_max_concurrent_verifications: int = 1
+    # Seconds a locked-out attempt waits for its 429, so ignoring Retry-After does not turn into load
+    auth_lockout_delay: float = 1.0
+    # Connection discipline of the API server (per worker)
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keep_alive_timeout: float = 5.0
+    http_max_connections: int = 10_000
+    http_max_header_bytes: int = 32 * 1024
+    # Fernet key(s) for variable and connection secrets, comma-separated (newest first, for rotation);
+    # empty: a key generated into <home>/fernet.key on first use. Kept out of repr so it is never logged.
+    fernet_key: str = field(default="", repr=False)
+    # Key signing the stable API's file tokens (Airflow's [webserver] secret_key); empty: a key generated
+    # into <home>/secret.key on first use. Every API worker must share it. Kept out of repr.
+    secret_key: str = field(default="", repr=False)
+    # More words that make a variable or extra key sensitive (masked in task logs), comma-separated.
+    sensitive_var_conn_names: str = ""
     # API workers
     workers: int = 1
+    # Task model: the largest XCom value stored, as serialized JSON bytes
+    max_xcom_bytes: int = 1024 * 1024
+    # [core] max_map_length: the longest return value a mapped task may expand over.
+    max_map_length: int = 1024
+    # Stable API. [webserver] expose_config: GET /api/v1/config answers 403 unless "true" (every value)
+    # or "non-sensitive-only" (secrets as "< hidden >").
+    expose_config: str = "false"
+    # [api] enable_xcom_deserialize_support: whether ?deserialize=true may rebuild XCom values.
+    enable_xcom_deserialize_support: bool = False
+    # [core] test_connection: POST /api/v1/connections/test answers 403 unless "enabled".
+    test_connection: str = "disabled"
+    # Seconds a connection test waits for the host to accept a TCP connection.
+    connection_test_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'slipstream.db'}")
+            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'slipstream.storage.db'}")
         if self.dags_folder is None:
             object.__setattr__(self, "dags_folder", self.home / "dags")
 
@@ -119,10 +154,28 @@ class Settings:
             scheduler_shutdown_grace=_env_float("SLIPSTREAM_SCHEDULER_SHUTDOWN_GRACE", 10.0),
             max_tis_per_query=_env_int("SLIPSTREAM_MAX_TIS_PER_QUERY", 64),
             executor_dag_cache=_env_bool("SLIPSTREAM_EXECUTOR_DAG_CACHE", True),
+            dag_run_conf_overrides_params=_env_bool("SLIPSTREAM_DAG_RUN_CONF_OVERRIDES_PARAMS", True),
             celery_broker_url=os.environ.get("SLIPSTREAM_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
             task_queued_timeout=_env_float("SLIPSTREAM_TASK_QUEUED_TIMEOUT", 600.0),
             auth_backend=os.environ.get("SLIPSTREAM_AUTH_BACKEND", "basic_auth").strip().lower(),
             allow_open_access=_env_bool("SLIPSTREAM_ALLOW_OPEN_ACCESS", False),
             max_body_bytes=_env_int("SLIPSTREAM_MAX_BODY_BYTES", 1024 * 1024),
+            auth_failures_per_minute=_env_int("SLIPSTREAM_AUTH_FAILURES_PER_MINUTE", 10),
+            auth_max_concurrent_verifications=_env_int("SLIPSTREAM_AUTH_MAX_CONCURRENT_VERIFICATIONS", 1),
+            auth_lockout_delay=_env_float("SLIPSTREAM_AUTH_LOCKOUT_DELAY", 1.0),
+            http_header_timeout=_env_float("SLIPSTREAM_HTTP_HEADER_TIMEOUT", 10.0),
+            http_body_timeout=_env_float("SLIPSTREAM_HTTP_BODY_TIMEOUT", 30.0),
+            http_keep_alive_timeout=_env_float("SLIPSTREAM_HTTP_KEEP_ALIVE_TIMEOUT", 5.0),
+            http_max_connections=_env_int("SLIPSTREAM_HTTP_MAX_CONNECTIONS", 10_000),
+            http_max_header_bytes=_env_int("SLIPSTREAM_HTTP_MAX_HEADER_BYTES", 32 * 1024),
+            fernet_key=os.environ.get("SLIPSTREAM_FERNET_KEY", "").strip(),
+            secret_key=os.environ.get("SLIPSTREAM_SECRET_KEY", "").strip(),
+            sensitive_var_conn_names=os.environ.get("SLIPSTREAM_SENSITIVE_VAR_CONN_NAMES", ""),
             workers=_env_int("SLIPSTREAM_API_WORKERS", 1),
+            max_xcom_bytes=_env_int("SLIPSTREAM_MAX_XCOM_BYTES", 1024 * 1024),
+            max_map_length=_env_int("SLIPSTREAM_MAX_MAP_LENGTH", 1024),
+            expose_config=os.environ.get("SLIPSTREAM_EXPOSE_CONFIG", "false").strip().lower() or "false",
+            enable_xcom_deserialize_support=_env_bool("SLIPSTREAM_ENABLE_XCOM_DESERIALIZE_SUPPORT", False),
+            test_connection=os.environ.get("SLIPSTREAM_TEST_CONNECTION", "disabled").strip().lower() or "disabled",
+            connection_test_timeout=_env_float("SLIPSTREAM_CONNECTION_TEST_TIMEOUT", 5.0),
         )

@@ -60,6 +60,7 @@ OCCUPYING_TI_STATES = frozenset({TI.QUEUED, TI.RUNNING})
 FAILED_LEAF_STATES = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
 SUCCESS_LEAF_STATES = frozenset({TI.SUCCESS, TI.SKIPPED})
 
+MARKABLE_RUN_STATES = (DagRunState.SUCCESS, DagRunState.FAILED, DagRunState.QUEUED)
 # (from, to) pairs the engine may write.
 DAG_RUN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -67,10 +68,18 @@ DAG_RUN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (DagRunState.RUNNING, DagRunState.SUCCESS),
         (DagRunState.RUNNING, DagRunState.FAILED),
         (DagRunState.QUEUED, DagRunState.FAILED),
+        # A clear (TriggerDagRunOperator's reset_dag_run) queues the run again.
+        (DagRunState.RUNNING, DagRunState.QUEUED),
+        (DagRunState.SUCCESS, DagRunState.QUEUED),
+        (DagRunState.FAILED, DagRunState.QUEUED),
+        # A user's mark (the stable API's PATCH of a run's state): success, failed or queued from any state.
+        *((old, new) for old in DagRunState for new in MARKABLE_RUN_STATES if old != new),
     }
 )
 
 _UNFINISHED_ENUM = [s for s in UNFINISHED_TI_STATES if s is not None]
+# The states a user may set on task instances.
+USER_SET_TI_STATES = (TI.SUCCESS, TI.FAILED, TI.SKIPPED)
 
 # (from, to) pairs; None stands for "no state yet".
 TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
@@ -90,6 +99,8 @@ TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
         (TI.UP_FOR_RESCHEDULE, TI.SKIPPED),
         (TI.UP_FOR_RESCHEDULE, TI.UPSTREAM_FAILED),
         (TI.SCHEDULED, TI.REMOVED),
+        # A mapped task re-counted on a re-run: indexes past its new count are removed, whatever they were.
+        *((state, TI.REMOVED) for state in (*FINISHED_TI_STATES, TI.UP_FOR_RESCHEDULE) if state != TI.REMOVED),
         # Critical section, and back when the run finished before the task was queued.
         (TI.SCHEDULED, TI.QUEUED),
         (TI.SCHEDULED, None),
@@ -104,10 +115,27 @@ TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
         (TI.RUNNING, TI.UP_FOR_RETRY),
         (TI.RUNNING, TI.UP_FOR_RESCHEDULE),
         (TI.RUNNING, TI.RESTARTING),
+        # Deferral: the task process hands its wait to a trigger; the triggerer (or a trigger timeout
+        # in the scheduler) schedules it again with the same try, to resume in its next_method.
+        (TI.RUNNING, TI.DEFERRED),
+        # start_from_trigger: the scheduler defers an instance itself instead of scheduling it.
+        *((state, TI.DEFERRED) for state in (None, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE)),
+        (TI.DEFERRED, TI.SCHEDULED),
+        (TI.DEFERRED, TI.SUCCESS),  # TaskSuccessEvent and friends end it from the triggerer
+        (TI.DEFERRED, TI.FAILED),
         (TI.RESTARTING, TI.UP_FOR_RETRY),
         (TI.RESTARTING, TI.FAILED),
+        # A clear: what finished (or waits to be started again) starts over.
+        *((state, None) for state in (*FINISHED_TI_STATES, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE)),
         # dagrun_timeout: every unfinished instance is skipped, running ones included.
         *((state, TI.SKIPPED) for state in _UNFINISHED_ENUM),
+        # A user marks instances (the stable API's PATCH and updateTaskInstancesState, Airflow's
+        # set_state); a running try whose state is set so is terminated by its supervisor.
+        *((state, target) for state in (None, *TI) for target in USER_SET_TI_STATES if state != target),
+        # A user marking the run (the stable API's PATCH of a run's state): success marks every instance
+        # success; failed fails what runs or waits to resume (and skips the rest, as dagrun_timeout does).
+        *((state, TI.SUCCESS) for state in (None, *TI) if state != TI.SUCCESS),
+        *((state, TI.FAILED) for state in (TI.RUNNING, TI.DEFERRED, TI.UP_FOR_RESCHEDULE)),
     }
 )
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from slipstream.config import Settings
-from slipstream.db import get_engine, session_scope
-from slipstream.migrations.runner import upgrade
+from slipstream.storage.db import get_engine, session_scope
+from slipstream.storage.migrations.runner import upgrade
 from tests.databases import PostgresDatabases, backend, postgres_unreachable_reason, sqlite_url
 
 

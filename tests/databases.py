@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from slipstream.db import dispose_all, normalize_url
-from slipstream.migrations.runner import upgrade
+from slipstream.storage.db import dispose_all, normalize_url
+from slipstream.storage.migrations.runner import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Names of test databases: slipstream_test_<pid>_<host>_<random>_<what>. The host tag says which
@@ -207,7 +207,7 @@ class PostgresDatabases:
 
 
 def sqlite_url(directory: Path) -> str:
-    return f"sqlite:///{directory / 'slipstream.db'}"
+    return f"sqlite:///{directory / 'slipstream.storage.db'}"
 
 
 if __name__ == "__main__":

@@ -11,14 +11,18 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Slipstream: 
 
 @app.command()
 def version() -> None:
-    """Print Slipstream's version."""
+    """Print Slipstream's version, and which `airflow` package DAG files import."""
+    from slipstream.airflow_namespace import describe
+
     typer.echo(__version__)
+    typer.echo(describe())
 
 
 def _register() -> None:
     # Imported here so each module can import `app` helpers from slipstream.cli.common without cycles.
     from slipstream.cli import api as api_cli
     from slipstream.cli import audit as audit_cli
+    from slipstream.cli import connections as connections_cli
     from slipstream.cli import dag_processor as dag_processor_cli
     from slipstream.cli import dags as dags_cli
     from slipstream.cli import db as db_cli
@@ -26,7 +30,9 @@ def _register() -> None:
     from slipstream.cli import scheduler as scheduler_cli
     from slipstream.cli import standalone as standalone_cli
     from slipstream.cli import tasks as tasks_cli
+    from slipstream.cli import triggerer as triggerer_cli
     from slipstream.cli import users as users_cli
+    from slipstream.cli import variables as variables_cli
     from slipstream.cli import worker as worker_cli
 
     app.add_typer(db_cli.app, name="db")
@@ -38,12 +44,28 @@ def _register() -> None:
     app.add_typer(audit_cli.app, name="audit")
     app.command("scheduler")(scheduler_cli.scheduler_command)
     app.command("standalone")(standalone_cli.standalone_command)
+    app.command("triggerer")(triggerer_cli.triggerer_command)
     app.add_typer(tasks_cli.app, name="tasks")
     app.command("worker")(worker_cli.worker_command)
+    app.add_typer(variables_cli.app, name="variables")
+    app.add_typer(connections_cli.app, name="connections")
 
 
 _register()
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as exc:
+        # A database that is not there, not migrated or not reachable is the user's to fix, not a bug:
+        # one line saying so, instead of a traceback (commands that know better say more themselves).
+        from slipstream.cli.common import err_console
+
+        err_console.print(
+            f"[red]Error:[/red] Could not read the metadata database ({exc.orig}). "
+            "Is it reachable, and did you run `slipstream db upgrade`?"
+        )
+        raise SystemExit(1) from None

@@ -35,7 +35,7 @@ def check_open_access(settings: Settings) -> None:
 
 def serve(settings: Settings, workers: int | None = None) -> None:
     """Run uvicorn in the foreground until Ctrl-C / SIGTERM."""
-    from slipstream.auth import check_backend  # a misspelt backend fails here, not in every worker
+    from slipstream.api.auth import check_backend  # a misspelt backend fails here, not in every worker
 
     check_backend(settings)
     check_open_access(settings)
@@ -44,7 +44,7 @@ def serve(settings: Settings, workers: int | None = None) -> None:
     os.environ.setdefault("SLIPSTREAM_HOME", str(settings.home))
     os.environ["SLIPSTREAM_DATABASE_URL"] = settings.database_url
     uvicorn.run(
-        "slipstream.app:create_app_from_env",
+        "slipstream.api.app:create_app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -52,6 +52,11 @@ def serve(settings: Settings, workers: int | None = None) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Header/body timeouts, header size and connection cap (see slipstream/api/http_server.py), and the
+        # JSON error for requests that do not parse (`BREW /...`); each worker reads its settings from
+        # the SLIPSTREAM_HTTP_* environment.
+        http="slipstream.api.http_server:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_timeout,
     )
 
 

@@ -7,8 +7,8 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from slipstream.cli.common import fail, load_settings, print_json, print_table
-from slipstream.db import session_scope
 from slipstream.services import audit
+from slipstream.storage.db import session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Read the audit log of state-changing calls.")
 

@@ -6,8 +6,8 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from slipstream.cli.common import console, fail, load_settings, print_json, print_table
-from slipstream.db import session_scope
 from slipstream.services.dags import list_dags, list_import_errors
+from slipstream.storage.db import session_scope
 
 app = typer.Typer(no_args_is_help=True, help="List DAGs and import errors; parse DAG files.")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from slipstream.cli.common import fail, load_settings, print_json, print_table
-from slipstream.db import session_scope
 from slipstream.errors import SlipstreamError
 from slipstream.services import audit, pools
+from slipstream.storage.db import session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Manage pools.")
 

@@ -1,4 +1,4 @@
-"""`slipstream standalone`: the API, the dag processor and the scheduler together, until Ctrl-C.
+"""`slipstream standalone`: the API, the dag processor, the scheduler and the triggerer together, until Ctrl-C.
 
 Each component runs in its own process (`python -m slipstream.cli <component>`), in its own
 process group, so a Ctrl-C reaches only this supervisor, which stops the components in order:
@@ -22,7 +22,7 @@ from slipstream.cli.common import console, load_settings
 
 logger = logging.getLogger("slipstream.standalone")
 
-COMPONENTS = ("dag-processor", "scheduler", "api")
+COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api")
 _PR_SET_PDEATHSIG = 1
 _MAX_BACKOFF = 30.0
 
@@ -132,12 +132,14 @@ def _announce_admin_password(settings) -> None:
 
 def standalone_command() -> None:
     """Run the API, the dag processor and the scheduler together until Ctrl-C or SIGTERM."""
-    from slipstream.migrations.runner import upgrade
+    from slipstream.cli.secret_store import prepare_fernet_key
+    from slipstream.storage.migrations.runner import upgrade
 
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
+    prepare_fernet_key(settings)  # the key for variables and connections, made on first start
     _announce_admin_password(settings)
     console.print(
         f"Slipstream standalone: API on http://{settings.host}:{settings.port}/api/experimental, "

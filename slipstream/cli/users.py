@@ -6,9 +6,9 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from slipstream.cli.common import console, fail, load_settings, print_json, print_table
-from slipstream.db import session_scope
 from slipstream.errors import SlipstreamError
 from slipstream.services import audit, users
+from slipstream.storage.db import session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Manage the API's users (SLIPSTREAM_AUTH_BACKEND=basic_auth).")
 

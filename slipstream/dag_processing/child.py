@@ -69,8 +69,13 @@ def parse(filename: str) -> dict[str, Any]:
         raw = handle.read()
     source = importlib.util.decode_source(raw)
 
+    from slipstream import airflow_namespace
     from slipstream.sdk.dag import DAG, DagContext
+    from slipstream.sdk.params import check_schedule_and_params
     from slipstream.sdk.serialization import serialize_dag
+    from slipstream.sdk.setup_teardown import validate_setup_teardown
+
+    airflow_namespace.install()
 
     # DAGs opened with `with DAG(...)` count even when not assigned to a global (Airflow's auto-register).
     entered: list[DAG] = []
@@ -91,10 +96,13 @@ def parse(filename: str) -> dict[str, Any]:
         code = compile(raw, filename, "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
+        airflow_namespace.annotate_import_error(exc)
         return {"dags": [], "source": source, "error": _format_exception(exc, filename)}
 
     found: list[DAG] = []
-    for candidate in [*module.__dict__.values(), *entered]:
+    # auto_register=False: only a DAG the module keeps in a global counts (Airflow's rule).
+    registered = [dag for dag in entered if getattr(dag, "auto_register", True)]
+    for candidate in [*module.__dict__.values(), *registered]:
         if isinstance(candidate, DAG) and all(candidate is not seen for seen in found):
             found.append(candidate)
 
@@ -110,6 +118,12 @@ def parse(filename: str) -> dict[str, Any]:
         faulty = _find_cycle(dag)
         if faulty is not None:
             errors.append(f"AirflowDagCycleException: Cycle detected in DAG: {dag.dag_id}. Faulty task: {faulty}")
+            continue
+        try:  # again after the import: params may have been added after the DAG was built
+            check_schedule_and_params(dag)
+            validate_setup_teardown(dag)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
             continue
         kept[dag.dag_id] = dag
         dag.fileloc = filename

@@ -20,16 +20,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import slipstream
+from slipstream.airflow_namespace import describe as describe_airflow_namespace
 from slipstream.config import Settings
 from slipstream.dag_processing.parsing import FileResult, ParsingCancelled, process_file
 from slipstream.dag_processing.sync import SyncOutcome, ensure_example_pool, sync_results
-from slipstream.db import session_scope
-from slipstream.models import DagModel, ImportErrorModel, SerializedDagModel, utcnow
+from slipstream.services.reparse import requested_files
+from slipstream.storage.db import session_scope
+from slipstream.storage.db_errors import DatabaseOutage
+from slipstream.storage.models import DagModel, ImportErrorModel, SerializedDagModel, utcnow
 
 logger = logging.getLogger("slipstream.dag_processing")
 
 EXAMPLE_DAGS_FOLDER = Path(slipstream.__file__).resolve().parent / "example_dags"
 MAX_PARALLEL_PARSERS = 4
+# How often the loop looks for files the API asked to parse again (PUT /api/v1/parseDagFile) between passes.
+REPARSE_POLL_INTERVAL = 1.0
 
 
 # -- finding DAG files -------------------------------------------------------------------------------
@@ -215,7 +220,7 @@ def _split_unchanged(
     if not candidates:
         return list(stats), []
 
-    def read(db: Session) -> tuple[dict[str, str], set[str]]:
+    def read(db: Session) -> tuple[dict[str, str], set[str], set[str]]:
         active = dict(
             db.execute(
                 select(DagModel.dag_id, DagModel.fileloc)
@@ -223,20 +228,20 @@ def _split_unchanged(
                 .where(DagModel.is_active.is_(True))
             ).all()
         )
-        return active, set(db.scalars(select(ImportErrorModel.filename)))
+        return active, set(db.scalars(select(ImportErrorModel.filename))), requested_files(db)
 
     if session is not None:
-        active, error_files = read(session)
+        active, error_files, requested = read(session)
     else:
         with session_scope(settings.database_url, write=False) as db:
-            active, error_files = read(db)
+            active, error_files, requested = read(db)
 
     to_parse: list[str] = []
     skipped: list[str] = []
     for path in stats:
         seen = candidates.get(path)
         still_stored = seen is not None and all(active.get(dag_id) == path for dag_id in seen.dag_ids)
-        if still_stored and seen.has_error == (path in error_files):
+        if still_stored and seen.has_error == (path in error_files) and path not in requested:
             skipped.append(path)
         else:
             to_parse.append(path)
@@ -277,16 +282,23 @@ def run_dag_processor(
     interval = settings.dag_dir_list_interval if interval is None else interval
     cache = FileCache()
     logger.info("DAG processor started: %s every %g s", settings.dags_folder, interval)
+    logger.info(describe_airflow_namespace())
+    outage = DatabaseOutage("DAG processor", logger)
     while not stop_event.is_set():
         report: ProcessingReport | None = None
+        pause = interval
         try:
             report = process_all(settings, cache=cache, stop_event=stop_event)
         except ParsingCancelled:
             break
-        except Exception:
-            logger.exception("DAG processing pass failed; trying again in %g s", interval)
+        except Exception as exc:
             cache.clear()
+            if outage.is_outage(exc):  # logged once per outage; tried again with backoff, not every interval
+                pause = min(interval, outage.failed(exc)) if interval > 0 else outage.failed(exc)
+            else:
+                logger.exception("DAG processing pass failed; trying again in %g s", interval)
         else:
+            outage.succeeded()
             for filename, error in report.import_errors.items():
                 logger.warning("Import error in %s:\n%s", filename, error)
             log = logger.info if report.parsed or report.deactivated else logger.debug
@@ -296,8 +308,25 @@ def run_dag_processor(
                 on_pass(report)
             except Exception:
                 logger.exception("on_pass callback failed")
-        stop_event.wait(interval)
+        _wait_for_next_pass(settings, stop_event, pause)
     logger.info("DAG processor stopped")
+
+
+def _wait_for_next_pass(settings: Settings, stop_event: threading.Event, interval: float) -> None:
+    """Until `interval` has passed, or sooner when a file was asked to be parsed again."""
+    deadline = time.monotonic() + interval
+    while not stop_event.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        if stop_event.wait(min(REPARSE_POLL_INTERVAL, remaining)):
+            return
+        try:
+            with session_scope(settings.database_url, write=False) as db:
+                if requested_files(db):
+                    return
+        except Exception:  # the database is away: the regular pass will say so
+            logger.debug("Could not look for reparse requests", exc_info=True)
 
 
 class DagFileProcessorThread(threading.Thread):

@@ -25,8 +25,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, load_only
 
 from slipstream.dag_processing.parsing import FileResult
-from slipstream.models import DagCode, DagModel, ImportErrorModel, Pool, SerializedDagModel
 from slipstream.sdk.serialization import dag_hash
+from slipstream.services.dag_warnings import sync_pool_warnings
+from slipstream.services.datasets import sync_dataset_references
+from slipstream.services.reparse import clear_requests
+from slipstream.storage.models import DagCode, DagModel, DagRun, ImportErrorModel, Pool, SerializedDagModel
+from slipstream.timetables import next_dagrun_info
 
 EXAMPLE_POOL_NAME = "example_single_slot_pool"
 EXAMPLE_POOL_DESCRIPTION = "Used by example_pool"
@@ -83,13 +87,18 @@ def sync_results(
             .where(SerializedDagModel.dag_id.in_(list(wanted)))
         )
     }
+    changed: dict[str, dict[str, Any]] = {}
     for dag_id, (result, data) in wanted.items():
-        _upsert_dag(session, existing, serialized, data, result.path, paused_at_creation, now)
+        if _upsert_dag(session, existing, serialized, data, result.path, paused_at_creation, now):
+            changed[dag_id] = data
         outcome.dag_ids.append(dag_id)
         outcome.dag_files[dag_id] = result.path
+    _write_next_dagruns(session, existing, changed, now)
 
+    sync_dataset_references(session, {dag_id: data for dag_id, (_, data) in wanted.items()}, now)
     code_files = {result.path: result.source for result, _ in wanted.values()}
     _upsert_code(session, code_files, now)
+    clear_requests(session, parsed_files, source_hash)
     outcome.import_errors = _write_import_errors(session, file_errors, now)
 
     # Deactivate: DAGs of files that are gone, and DAGs that vanished from a file that parsed cleanly.
@@ -107,6 +116,8 @@ def sync_results(
         session.execute(delete(SerializedDagModel).where(SerializedDagModel.dag_id.in_(gone_ids)))
 
     _forget_files(session, alive_files, parsed_files)
+    session.flush()
+    sync_pool_warnings(session, {dag_id: data for dag_id, (_, data) in wanted.items()}, now)
     return outcome
 
 
@@ -140,9 +151,11 @@ def _upsert_dag(
     fileloc: str,
     paused_at_creation: bool,
     now: datetime,
-) -> None:
+) -> bool:
+    """Write one DAG; True when it is new or its serialized form changed."""
     dag_id = data["dag_id"]
     row = existing.get(dag_id)
+    created = row is None
     if row is None:
         on_creation = data.get("is_paused_upon_creation")
         row = DagModel(dag_id=dag_id, is_paused=paused_at_creation if on_creation is None else bool(on_creation))
@@ -163,11 +176,54 @@ def _upsert_dag(
     stored = serialized.get(dag_id)
     if stored is None:
         session.add(SerializedDagModel(dag_id=dag_id, fileloc=fileloc, data=data, dag_hash=digest, last_updated=now))
-    elif stored.dag_hash != digest:
+        return True
+    if stored.dag_hash != digest:
         stored.data = data
         stored.dag_hash = digest
         stored.fileloc = fileloc
         stored.last_updated = now
+        return True
+    return created
+
+
+_SCHEDULED_RUN_TYPES = ("scheduled", "backfill")
+
+
+def _write_next_dagruns(
+    session: Session, existing: dict[str, DagModel], changed: dict[str, dict[str, Any]], now: datetime
+) -> None:
+    """next_dagrun* of new and changed DAGs, paused or not, as Airflow's dag processor writes them (the
+    scheduler keeps them current afterwards). A schedule that cannot say leaves them empty."""
+    if not changed:
+        return
+    from slipstream.scheduler.dag_specs import DagSpec
+
+    last_runs: dict[str, tuple[datetime, datetime]] = {}
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.data_interval_start, DagRun.data_interval_end, DagRun.execution_date)
+        .where(DagRun.dag_id.in_(sorted(changed)), DagRun.run_type.in_(_SCHEDULED_RUN_TYPES))
+        .order_by(DagRun.dag_id, DagRun.execution_date)
+    ).all()
+    for dag_id, start, end, logical_date in rows:  # the latest automated run of each DAG wins
+        last_runs[dag_id] = (start or logical_date, end or logical_date)
+    for dag_id, data in changed.items():
+        spec = DagSpec.from_serialized(data, "")
+        try:
+            info = next_dagrun_info(
+                spec.schedule,
+                earliest=spec.earliest,
+                latest=spec.latest,
+                catchup=spec.catchup,
+                last_automated=last_runs.get(dag_id),
+                now=now,
+            )
+        except Exception:  # a custom timetable raising: the scheduler logs it when it tries
+            info = None
+        row = existing[dag_id]
+        row.next_dagrun = info.logical_date if info else None
+        row.next_dagrun_data_interval_start = info.data_interval_start if info else None
+        row.next_dagrun_data_interval_end = info.data_interval_end if info else None
+        row.next_dagrun_create_after = info.run_after if info else None
 
 
 def _upsert_code(session: Session, code_files: dict[str, str], now: datetime) -> None:

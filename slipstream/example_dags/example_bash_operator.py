@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from slipstream.sdk import DAG, BashOperator, EmptyOperator
+from airflow.models.dag import DAG
+from airflow.operators.bash import BashOperator
+from airflow.operators.empty import EmptyOperator
 
 with DAG(
     dag_id="example_bash_operator",

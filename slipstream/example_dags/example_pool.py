@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from slipstream.sdk import DAG, BashOperator
+from airflow.models.dag import DAG
+from airflow.operators.bash import BashOperator
 
 DOC_MD = """
 ### Pools

@@ -7,7 +7,8 @@ import datetime
 import time
 from pprint import pprint
 
-from slipstream.sdk import DAG, PythonOperator
+from airflow.models.dag import DAG
+from airflow.operators.python import PythonOperator
 
 with DAG(
     dag_id="example_python_operator",

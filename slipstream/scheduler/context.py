@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as _datetime
-import json
-import os
-import random
-import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
-import dateutil
 import pendulum
+
+from slipstream.sdk import macros as MACROS  # noqa: N812 - the template name
+from slipstream.sdk.connections import ConnectionAccessor
+from slipstream.sdk.params import process_params
+from slipstream.sdk.variables import VariableAccessor
 
 
 def as_pendulum(value: datetime | None) -> pendulum.DateTime | None:
@@ -82,63 +79,28 @@ class TaskInstanceView:
     def get_dagrun(self) -> DagRunView | None:
         return self.dag_run
 
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        raise NotImplementedError("XCom is not supported by Slipstream")
+    def xcom_push(self, key: str, value: Any, execution_date: Any = None, session: Any = None) -> None:
+        from slipstream.sdk import xcom
 
-    def xcom_pull(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("XCom is not supported by Slipstream")
+        xcom.push(self, key, value)
+
+    def xcom_pull(
+        self,
+        task_ids: Any = None,
+        dag_id: str | None = None,
+        key: str | None = "return_value",
+        include_prior_dates: bool = False,
+        session: Any = None,
+        *,
+        map_indexes: Any = None,
+        default: Any = None,
+    ) -> Any:
+        from slipstream.sdk import xcom
+
+        return xcom.pull(self, task_ids, dag_id, key, include_prior_dates, map_indexes=map_indexes, default=default)
 
     def __repr__(self) -> str:
         return f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} [{self.state}]>"
-
-
-class _EnvAccessor:
-    """`var.value.x` / `var.json.x` / `conn.x`: read from AIRFLOW_VAR_X / SLIPSTREAM_VAR_X (and _CONN_)."""
-
-    def __init__(self, kind: str, deserialize_json: bool = False):
-        self._kind = kind
-        self._json = deserialize_json
-
-    def _lookup(self, key: str) -> str | None:
-        upper = key.upper()
-        return os.environ.get(f"AIRFLOW_{self._kind}_{upper}") or os.environ.get(f"SLIPSTREAM_{self._kind}_{upper}")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self._lookup(key)
-        if raw is None:
-            return default
-        return json.loads(raw) if self._json else raw
-
-    def __getattr__(self, key: str) -> Any:
-        if key.startswith("_"):
-            raise AttributeError(key)
-        raw = self._lookup(key)
-        if raw is None:
-            raise KeyError(f"{'Variable' if self._kind == 'VAR' else 'Connection'} {key} does not exist")
-        return json.loads(raw) if self._json else raw
-
-
-def _ds_add(ds: str, days: int) -> str:
-    if not days:
-        return str(ds)
-    return (datetime.strptime(str(ds), "%Y-%m-%d") + timedelta(days=days)).strftime("%Y-%m-%d")
-
-
-def _ds_format(ds: str, input_format: str, output_format: str) -> str:
-    return datetime.strptime(str(ds), input_format).strftime(output_format)
-
-
-MACROS = SimpleNamespace(
-    ds_add=_ds_add,
-    ds_format=_ds_format,
-    datetime=_datetime.datetime,
-    timedelta=_datetime.timedelta,
-    dateutil=dateutil,
-    time=time,
-    uuid=uuid,
-    random=random,
-    json=json,
-)
 
 
 @dataclass(frozen=True)
@@ -170,7 +132,10 @@ def build_context(
     else:
         span = dag_run.data_interval_end - dag_run.data_interval_start
         prev_execution, next_execution = logical - span, dag_run.data_interval_end
-    params = {**getattr(dag, "params", {}), **getattr(task, "params", {}), **(dag_run.conf or {})}
+    # DAG params < task params < conf (unless the setting says no), validated: a broken one fails the try.
+    params = process_params(
+        dag, task, dag_run.conf, conf_overrides_params=getattr(settings, "dag_run_conf_overrides_params", True)
+    )
     return {
         "conf": settings,
         "dag": dag,
@@ -210,8 +175,8 @@ def build_context(
         "ts": logical.isoformat(),
         "ts_nodash": logical.strftime("%Y%m%dT%H%M%S"),
         "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
-        "var": {"value": _EnvAccessor("VAR"), "json": _EnvAccessor("VAR", deserialize_json=True)},
-        "conn": _EnvAccessor("CONN"),
+        "var": {"value": VariableAccessor(deserialize_json=False), "json": VariableAccessor(deserialize_json=True)},
+        "conn": ConnectionAccessor(),
         "yesterday_ds": (logical - timedelta(days=1)).strftime("%Y-%m-%d"),
         "yesterday_ds_nodash": (logical - timedelta(days=1)).strftime("%Y%m%d"),
     }

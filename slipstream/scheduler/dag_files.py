@@ -16,6 +16,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slipstream import airflow_namespace
 from slipstream.sdk.dag import DAG, DagContext
 
 _SLIPSTREAM_DIR = str(Path(__file__).resolve().parent.parent)
@@ -53,6 +54,7 @@ def import_dag_file(path: str) -> tuple[types.ModuleType, list[DAG]]:
         entered.append(dag)
         original_push(dag)
 
+    airflow_namespace.install()
     name = module_name_for(path)
     module = types.ModuleType(name)
     module.__file__ = path
@@ -68,7 +70,8 @@ def import_dag_file(path: str) -> tuple[types.ModuleType, list[DAG]]:
     finally:
         DagContext.push = staticmethod(original_push)  # type: ignore[method-assign]
     dags = [v for v in module.__dict__.values() if isinstance(v, DAG)]
-    dags += [d for d in entered if all(d is not seen for seen in dags)]
+    # auto_register=False: only a DAG the module keeps in a global counts (Airflow's rule).
+    dags += [d for d in entered if getattr(d, "auto_register", True) and all(d is not seen for seen in dags)]
     return module, dags
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from slipstream.models import SerializedDagModel
 from slipstream.scheduler.retries import RetryPolicy
+from slipstream.scheduler.setup_scopes import run_state_leaves, with_setup_scopes
 from slipstream.services.run_task_instances import admits_run_at
+from slipstream.storage.models import SerializedDagModel
 
 
 def _date(value: str | None) -> datetime | None:
@@ -34,6 +36,22 @@ class TaskSpec:
     end_date: datetime | None
     inlets: tuple[str, ...] = ()
     outlets: tuple[str, ...] = ()
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
+    # Setups among the direct upstreams (what all_done_setup_success counts), and the setups further
+    # up whose scope covers this task (they must succeed before it runs; task-model §12).
+    direct_setups: tuple[str, ...] = ()
+    indirect_setups: tuple[str, ...] = ()
+    # A mapped task's {"factors": [...], "group": ...} (slipstream.sdk.mapping), else None.
+    mapping: dict[str, Any] | None = None
+    # A brancher or short-circuit, whose skipmixin_key XCom decides on its direct downstream tasks.
+    skipmixin: bool = False
+    # Direct upstream tasks that are such (filled by DagSpec.from_serialized).
+    skipmixin_parents: tuple[str, ...] = ()
+    # start_trigger_args and start_from_trigger (slipstream.sdk.serialization._start_trigger), else None.
+    start_trigger: dict[str, Any] | None = None
+    execution_timeout: float | None = None
 
     @classmethod
     def from_serialized(cls, task: dict[str, Any]) -> TaskSpec:
@@ -49,6 +67,13 @@ class TaskSpec:
             end_date=_date(task.get("end_date")),
             inlets=tuple(task.get("inlets") or ()),
             outlets=tuple(task.get("outlets") or ()),
+            is_setup=bool(task.get("is_setup")),
+            is_teardown=bool(task.get("is_teardown")),
+            on_failure_fail_dagrun=bool(task.get("on_failure_fail_dagrun")),
+            mapping=task.get("mapping"),
+            skipmixin=bool(task.get("inherits_from_skipmixin")),
+            start_trigger=task.get("start_trigger"),
+            execution_timeout=task.get("execution_timeout"),
         )
 
     def admits(self, logical_date: datetime) -> bool:
@@ -74,6 +99,14 @@ class DagSpec:
     earliest: datetime | None
     latest: datetime | None
 
+    @functools.cached_property
+    def has_mapped_tasks(self) -> bool:
+        return any(task.mapping is not None for task in self.tasks.values())
+
+    @functools.cached_property
+    def has_skipmixin_tasks(self) -> bool:
+        return any(t.skipmixin for t in self.tasks.values())
+
     @property
     def has_depends_on_past(self) -> bool:
         return any(task.depends_on_past for task in self.tasks.values())
@@ -85,6 +118,14 @@ class DagSpec:
     @classmethod
     def from_serialized(cls, data: dict[str, Any], dag_hash: str) -> DagSpec:
         tasks = {task_id: TaskSpec.from_serialized(task) for task_id, task in data["tasks"].items()}
+        if any(t.is_setup for t in tasks.values()):
+            tasks = with_setup_scopes(tasks)
+        if any(t.skipmixin for t in tasks.values()):
+            branchers = {task_id for task_id, task in tasks.items() if task.skipmixin}
+            tasks = {
+                task_id: replace(task, skipmixin_parents=tuple(u for u in task.upstream if u in branchers))
+                for task_id, task in tasks.items()
+            }
         starts = [d for d in [_date(data.get("start_date")), *(t.start_date for t in tasks.values())] if d]
         return cls(
             dag_id=data["dag_id"],
@@ -92,7 +133,7 @@ class DagSpec:
             data=data,
             tasks=tasks,
             topological_order=_topological_order(tasks),
-            leaves=frozenset(t.task_id for t in tasks.values() if not t.downstream),
+            leaves=run_state_leaves(tasks),
             schedule=data.get("schedule") or {"type": "none"},
             catchup=bool(data.get("catchup", True)),
             max_active_runs=int(data.get("max_active_runs") or 16),

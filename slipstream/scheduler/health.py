@@ -15,17 +15,32 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from slipstream.models import DagRun, Job, TaskInstance
 from slipstream.scheduler.dag_specs import DagSpecCache
 from slipstream.scheduler.executors.base import TaskEvent
 from slipstream.scheduler.logs import append_to_log, log_path
 from slipstream.scheduler.retries import RetryPolicy, failure_values
 from slipstream.scheduler.transitions import set_ti_state
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.models import DagRun, Job, TaskInstance
 
 logger = logging.getLogger(__name__)
 
 SCHEDULER_JOB_TYPE = "SchedulerJob"
+
+
+def register_job(session: Session, job_type: str, now: datetime) -> int:
+    """A running job row for this process (scheduler, triggerer); its heartbeat tells others it lives."""
+    job = Job(
+        job_type=job_type,
+        state="running",
+        hostname=socket.getfqdn(),
+        pid=os.getpid(),
+        start_date=now,
+        latest_heartbeat=now,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
 
 
 def _fail_try(
@@ -59,7 +74,7 @@ def _fail_try(
             "%s.%s %s try %d: %s; marked %s", row.dag_id, row.task_id, row.run_id, row.try_number, reason, new
         )
         append_to_log(
-            log_path(logs_folder, row.dag_id, row.run_id, row.task_id, row.try_number),
+            log_path(logs_folder, row.dag_id, row.run_id, row.task_id, row.try_number, row.map_index),
             f"{reason}. Marking task as {new.upper()}.",
             "ERROR",
         )
@@ -78,6 +93,7 @@ def _try_rows(session: Session, *conditions):
             TaskInstance.max_tries,
             TaskInstance.start_date,
             DagRun.execution_date,
+            TaskInstance.map_index,
         )
         .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
         .where(*conditions)

@@ -7,8 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
-def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
-    return Path(logs_folder) / dag_id / run_id / task_id / f"{try_number}.log"
+def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
+    """A mapped instance's tries go one level down, under map_index=<n>/ (as Airflow's do)."""
+    folder = Path(logs_folder) / dag_id / run_id / task_id
+    if map_index is not None and map_index >= 0:
+        folder = folder / f"map_index={map_index}"
+    return folder / f"{try_number}.log"
 
 
 def log_line(message: str, level: str = "INFO") -> str:
@@ -28,8 +32,8 @@ def append_to_log(path: Path, message: str, level: str = "INFO") -> None:
         pass
 
 
-def list_tries(logs_folder: Path, dag_id: str, run_id: str, task_id: str) -> list[int]:
-    folder = Path(logs_folder) / dag_id / run_id / task_id
+def list_tries(logs_folder: Path, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[int]:
+    folder = log_path(logs_folder, dag_id, run_id, task_id, 0, map_index).parent
     if not folder.is_dir():
         return []
     tries = []

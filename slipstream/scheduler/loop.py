@@ -9,8 +9,8 @@ happened it waits for an executor event for up to settings.scheduler_loop_interv
 from __future__ import annotations
 
 import logging
+import math
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -20,22 +20,34 @@ from sqlalchemy.exc import OperationalError
 
 from slipstream.config import Settings
 from slipstream.dates import utcnow
-from slipstream.db import session_scope
-from slipstream.models import Job
+from slipstream.scheduler.dag_callbacks import DagCallbackRunner
 from slipstream.scheduler.dag_specs import DagSpecCache
 from slipstream.scheduler.dagrun import ExamineReport, RunExaminer
-from slipstream.scheduler.executors.base import BaseExecutor
+from slipstream.scheduler.dataset_runs import create_dataset_triggered_runs, has_queued_datasets
+from slipstream.scheduler.executors.base import BaseExecutor, TaskEvent
 from slipstream.scheduler.health import (
     SCHEDULER_JOB_TYPE,
     handle_executor_events,
     handle_zombies,
     refuse_second_scheduler_on_sqlite,
+    register_job,
     reset_orphans,
     reset_own_queued,
 )
 from slipstream.scheduler.queueing import QueuedTask, queue_scheduled_tasks
-from slipstream.scheduler.runs import RunActivity, RunCreator, run_activity, start_queued_runs
+from slipstream.scheduler.runs import (
+    MAX_QUEUED_RUNS_TO_START,
+    RunActivity,
+    RunCreator,
+    run_activity,
+    start_queued_runs,
+)
+from slipstream.scheduler.triggerer import expire_trigger_timeouts
 from slipstream.scheduler.write_lock import write_session
+from slipstream.storage.db import session_scope
+from slipstream.storage.db_errors import DatabaseOutage
+from slipstream.storage.encryption import cipher_for
+from slipstream.storage.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +85,10 @@ class _Timer:
         self.interval = interval
         self.last = -float("inf") if due_now else time.monotonic()
 
+    def postpone(self, seconds: float) -> None:
+        """Not due again before `seconds` from now (plus the interval)."""
+        self.last = max(self.last, time.monotonic() + seconds)
+
     def due(self) -> bool:
         now = time.monotonic()
         if now - self.last >= self.interval:
@@ -87,7 +103,8 @@ class SchedulerJob:
         self.executor = executor or make_executor(settings)
         self.specs = DagSpecCache()
         self.creator = RunCreator(self.specs)
-        self.examiner = RunExaminer(self.specs)
+        self.examiner = RunExaminer(self.specs, cipher=cipher_for(settings))
+        self.dag_callbacks = DagCallbackRunner(settings)
         self.job_id: int | None = None
         self.stats = LoopStats()
         self._stop = threading.Event()
@@ -96,6 +113,8 @@ class SchedulerJob:
         self._orphans = _Timer(max(1.0, settings.scheduler_health_check_threshold), due_now=True)
         self._paused_refresh = _Timer(PAUSED_RUNS_REFRESH_INTERVAL)
         self._schedules = _Timer(SCHEDULE_CHECK_INTERVAL, due_now=True)
+        self.outage = DatabaseOutage("Scheduler", logger)
+        self._unhandled_events: list[TaskEvent] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def request_stop(self, *, immediate: bool = False) -> None:
@@ -112,7 +131,8 @@ class SchedulerJob:
 
     def run(self) -> None:
         """Run until request_stop(); then let running tasks finish (up to the grace) and end the job."""
-        self._register()
+        if not self._register_when_reachable():
+            return  # stopped while waiting for the database
         self.executor.job_id = self.job_id
         self.executor.start()
         logger.info("Scheduler started (job %s, pid %d)", self.job_id, os.getpid())
@@ -122,14 +142,21 @@ class SchedulerJob:
                 cpu_started = time.thread_time()
                 try:
                     did_work = self.run_once()
-                except OperationalError as exc:  # a locked or unreachable DB: try again shortly
-                    logger.warning("Scheduler loop: database error, retrying: %s", exc)
+                except Exception as exc:
                     did_work = False
-                    self._stop.wait(0.5)
-                except Exception:
-                    logger.exception("Scheduler loop iteration failed")
-                    did_work = False
-                    self._stop.wait(1.0)
+                    self._forget_uncommitted()
+                    if self.outage.is_outage(exc):  # unreachable, disk full, locked: wait and try again
+                        self._stop.wait(self.outage.failed(exc))
+                    elif isinstance(exc, OperationalError):
+                        logger.warning("Scheduler loop: database error, retrying: %s", exc)
+                        self._stop.wait(0.5)
+                    else:
+                        logger.exception("Scheduler loop iteration failed")
+                        self._stop.wait(1.0)
+                else:
+                    lasted = self.outage.succeeded()
+                    if lasted is not None:
+                        self._after_outage(lasted)
                 self.stats.iterations += 1
                 self.stats.busy_seconds += time.perf_counter() - started
                 self.stats.cpu_seconds += time.thread_time() - cpu_started
@@ -141,6 +168,37 @@ class SchedulerJob:
     # `slipstream scheduler` sets this: on SQLite, refuse to start beside a live scheduler.
     exclusive_on_sqlite = False
 
+    def _register_when_reachable(self) -> bool:
+        """Register the job, waiting (with backoff) while the database cannot answer; False if stopped."""
+        while not self._stop.is_set():
+            try:
+                self._register()
+            except Exception as exc:
+                if not self.outage.is_outage(exc):
+                    raise
+                self._stop.wait(self.outage.failed(exc))
+            else:
+                self.outage.succeeded()
+                return True
+        return False
+
+    def _forget_uncommitted(self) -> None:
+        """A pass failed and its transaction was rolled back: drop what this process remembered of it
+        (each DAG's next run, which runs were examined) so the next pass decides again from the
+        database. The executor events it read stay in self._unhandled_events."""
+        self.creator.forget_all()
+        self.examiner.forget_all()
+
+    def _after_outage(self, lasted: float) -> None:
+        """Task heartbeats could not be written during the outage either: give the fork server a
+        zombie threshold to write them before looking for zombies or orphans again."""
+        grace = max(self.settings.zombie_threshold, self.settings.scheduler_health_check_threshold)
+        self._zombies.postpone(grace)
+        self._orphans.postpone(grace)
+        logger.info(
+            "Scheduler: zombie and orphan checks resume in %.0f s, after the outage of %.1f s", grace, lasted or 0
+        )
+
     def _register(self) -> None:
         now = utcnow()
         # write_session: on SQLite the check and the insert are one write transaction behind the
@@ -150,17 +208,7 @@ class SchedulerJob:
                 refuse_second_scheduler_on_sqlite(
                     session, now=now, health_threshold=self.settings.scheduler_health_check_threshold
                 )
-            job = Job(
-                job_type=SCHEDULER_JOB_TYPE,
-                state="running",
-                hostname=socket.getfqdn(),
-                pid=os.getpid(),
-                start_date=now,
-                latest_heartbeat=now,
-            )
-            session.add(job)
-            session.flush()
-            self.job_id = job.id
+            self.job_id = register_job(session, SCHEDULER_JOB_TYPE, now)
 
     def _shutdown(self) -> None:
         logger.info("Scheduler stopping")
@@ -171,6 +219,8 @@ class SchedulerJob:
         except Exception:
             logger.exception("Could not reset queued task instances")
         events = self.executor.end(self.settings.scheduler_shutdown_grace)
+        if not self.dag_callbacks.drain(self.settings.scheduler_shutdown_grace):
+            logger.warning("DAG callbacks still running at shutdown were abandoned")
         try:
             with write_session(url) as session:
                 handle_executor_events(session, self.specs, events, now=utcnow(), logs_folder=self.settings.logs_folder)
@@ -190,14 +240,16 @@ class SchedulerJob:
         """
         url = self.settings.database_url
         logs = self.settings.logs_folder
-        events = self.executor.get_events()
-        finished = [e for e in events if e.kind != "started"]
+        # Events of a pass that failed are handled again in this one (their transaction was rolled back).
+        self._unhandled_events += [e for e in self.executor.get_events() if e.kind != "started"]
+        finished = list(self._unhandled_events)
         zombies_due = self._zombies.due()
         orphans_due = self._orphans.due()
         heartbeat_due = self._heartbeat.due()
         refresh_paused = self._paused_refresh.due()
         schedules_due = self._schedules.due()
         now = utcnow()
+        datasets_due = False
         if finished or zombies_due or orphans_due or heartbeat_due or refresh_paused:
             due = None  # decided inside the write transaction
             activity = RunActivity(running=True, startable=True, scheduled=True)
@@ -205,8 +257,9 @@ class SchedulerJob:
             with session_scope(url, write=False) as session:
                 due = self.creator.due_runs(session, now) if schedules_due else []
                 activity = run_activity(session, now)
+                datasets_due = schedules_due and has_queued_datasets(session)
             busy = activity.running or activity.startable
-            if not (due or busy or self.creator.has_unwritten):
+            if not (due or busy or self.creator.has_unwritten or datasets_due):
                 self.executor.heartbeat()
                 return False
 
@@ -227,29 +280,62 @@ class SchedulerJob:
                 work += reset_orphans(session, my_job_id=self.job_id, now=now, health_threshold=threshold)
             if heartbeat_due:
                 session.execute(update(Job).where(Job.id == self.job_id).values(latest_heartbeat=now, state="running"))
+                work += expire_trigger_timeouts(session, now)  # deferred tries past their trigger_timeout
             if due is None:
                 due = self.creator.due_runs(session, now) if schedules_due else []
             created = self.creator.create_runs(session, due, now)
-            started = start_queued_runs(session, self.specs, now) if activity.startable else []
+            if schedules_due:
+                created += create_dataset_triggered_runs(session, self.specs, now)
+            if activity.startable:
+                started = start_queued_runs(session, self.specs, now, limit=self._run_start_budget())
             report = self.examiner.examine_running_runs(session, now, paused_too=refresh_paused)
-        # The critical section: another transaction, so `scheduled` is a state others can see.
-        may_queue = activity.scheduled or report.changed_tis or finished
-        if may_queue and self.executor.open_slots > 0 and not self._stop.is_set():
+            if self.settings.is_sqlite:
+                # SQLite has one writer at a time, so no other scheduler needs to see `scheduled` between
+                # the steps: queue in the same transaction and save a write-lock round per task hop.
+                queued = self._critical_section(session, activity, report, finished)
+        self._unhandled_events = []  # committed
+        if not self.settings.is_sqlite:
+            # The critical section: another transaction, so `scheduled` is a state others can see.
             with write_session(url) as session:
-                queued = queue_scheduled_tasks(
-                    session,
-                    self.specs,
-                    now=utcnow(),
-                    job_id=self.job_id,
-                    executor_slots=self.executor.open_slots,
-                    max_tis=self.settings.max_tis_per_query,
-                )
+                queued = self._critical_section(session, activity, report, finished)
+        for callback in report.dag_callbacks:  # committed: the run's end state is what they see
+            self.dag_callbacks.submit(callback)
         for task in queued:
             self.executor.queue_task(task)
         self.executor.heartbeat()
         self.stats.runs_created += len(created)
         self.stats.tis_queued += len(queued)
+        if self.settings.is_sqlite and not (work or created or started or report.finished_runs):
+            # What this pass scheduled it also queued, in the same transaction: another pass now could
+            # only hold the write lock the fork server needs to start those tasks. The next executor
+            # event (or the loop interval) brings the next pass.
+            return False
         return bool(work or created or started or report.did_work or queued)
+
+    def _run_start_budget(self) -> int:
+        """How many queued runs may start now: as many as the executor has open slots for.
+
+        A run started while every slot is taken would only wait, `running`, for a slot: under a burst
+        of triggers (max_active_runs above parallelism) each started run waited seconds for its first
+        task. Kept `queued` instead, a run starts when its first task can go to the executor in the
+        same pass, so its start_date is when its work starts.
+        """
+        slots = self.executor.open_slots
+        return MAX_QUEUED_RUNS_TO_START if slots == math.inf else int(slots)
+
+    def _critical_section(self, session, activity, report, finished) -> list[QueuedTask]:
+        """What fits goes from scheduled to queued (pools, parallelism, max_active_tasks)."""
+        may_queue = activity.scheduled or report.changed_tis or finished
+        if not may_queue or self.executor.open_slots <= 0 or self._stop.is_set():
+            return []
+        return queue_scheduled_tasks(
+            session,
+            self.specs,
+            now=utcnow(),
+            job_id=self.job_id,
+            executor_slots=self.executor.open_slots,
+            max_tis=self.settings.max_tis_per_query,
+        )
 
 
 class SchedulerThread(threading.Thread):

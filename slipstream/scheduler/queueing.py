@@ -16,12 +16,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from slipstream.models import DagModel, DagRun, Pool, TaskInstance
 from slipstream.scheduler.dag_specs import DagSpecCache
 from slipstream.scheduler.retries import RetryPolicy
 from slipstream.scheduler.transitions import set_tis_state
 from slipstream.states import OCCUPYING_TI_STATES, DagRunState
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.models import DagModel, DagRun, Pool, TaskInstance
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,10 @@ def _open_slots(session: Session) -> dict[str, float]:
     # queued tries, and only then counts what occupies the pools, so two schedulers can never both
     # fill the last open slots. Ordered by name so the lock order is the same everywhere. (SQLite
     # ignores FOR UPDATE; its single writer already serializes this.)
-    pools = dict(session.execute(select(Pool.pool, Pool.slots).order_by(Pool.pool).with_for_update()).all())
+    rows = session.execute(
+        select(Pool.pool, Pool.slots, Pool.include_deferred).order_by(Pool.pool).with_for_update()
+    ).all()
+    pools = {name: slots for name, slots, _ in rows}
     used = dict(
         session.execute(
             select(TaskInstance.pool, func.sum(TaskInstance.pool_slots))
@@ -73,6 +76,14 @@ def _open_slots(session: Session) -> dict[str, float]:
             .group_by(TaskInstance.pool)
         ).all()
     )
+    counting_deferred = [name for name, _, include_deferred in rows if include_deferred]
+    if counting_deferred:  # deferred tries hold a slot only in these pools (Airflow's rule)
+        for name, slots in session.execute(
+            select(TaskInstance.pool, func.sum(TaskInstance.pool_slots))
+            .where(TaskInstance.state == TI.DEFERRED.value, TaskInstance.pool.in_(counting_deferred))
+            .group_by(TaskInstance.pool)
+        ).all():
+            used[name] = (used.get(name) or 0) + (slots or 0)
     return {name: math.inf if slots == -1 else slots - (used.get(name) or 0) for name, slots in pools.items()}
 
 

@@ -14,11 +14,11 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from slipstream.models import DagModel, DagRun, ImportErrorModel, SerializedDagModel, TaskInstance
 from slipstream.scheduler.dag_specs import DagSpec, DagSpecCache
 from slipstream.scheduler.transitions import set_run_state
 from slipstream.services.dag_runs import create_dag_run
 from slipstream.states import DagRunState, TaskInstanceState
+from slipstream.storage.models import DagModel, DagRun, ImportErrorModel, SerializedDagModel, TaskInstance
 from slipstream.timetables import DagRunInfo, next_dagrun_info
 
 logger = logging.getLogger(__name__)
@@ -26,8 +26,10 @@ logger = logging.getLogger(__name__)
 # scheduler.max_dagruns_to_create_per_loop / how many queued runs one loop may start.
 MAX_RUNS_TO_CREATE_PER_LOOP = 10
 MAX_QUEUED_RUNS_TO_START = 20
-_SCHEDULED_TYPES = ("cron", "delta", "once")
+_SCHEDULED_TYPES = ("cron", "cron_trigger", "delta", "once", "custom", "dataset_or_time")
 _AUTOMATED_RUN_TYPES = ("scheduled", "backfill")
+# Task instances that hold (queued, running) or wait for (scheduled) a max_active_tasks slot.
+_BUSY_TI_STATES = (TaskInstanceState.SCHEDULED, TaskInstanceState.QUEUED, TaskInstanceState.RUNNING)
 
 
 def scheduled_run_id(logical_date: datetime) -> str:
@@ -61,6 +63,15 @@ def lock_dags(session: Session, dag_ids) -> set[str]:
 class _Next:
     dag_hash: str
     info: DagRunInfo | None
+
+
+def _next_for(spec: DagSpec, **kwargs: Any) -> DagRunInfo | None:
+    """The DAG's next run; a schedule that cannot say (a timetable raising) stops only that DAG."""
+    try:
+        return next_dagrun_info(spec.schedule, **kwargs)
+    except Exception:
+        logger.exception("Cannot compute the next run of DAG %s; it is not scheduled", spec.dag_id)
+        return None
 
 
 class RunCreator:
@@ -139,8 +150,8 @@ class RunCreator:
                 created.append((spec.dag_id, run_id))
                 active[spec.dag_id] = active.get(spec.dag_id, 0) + 1
                 logger.info("Created DAG run %s/%s", spec.dag_id, run_id)
-            following = next_dagrun_info(
-                spec.schedule,
+            following = _next_for(
+                spec,
                 earliest=spec.earliest,
                 latest=spec.latest,
                 catchup=spec.catchup,
@@ -169,8 +180,8 @@ class RunCreator:
         last_interval = None
         if last is not None:
             last_interval = (last[0] or last[2], last[1] or last[2])
-        return next_dagrun_info(
-            spec.schedule,
+        return _next_for(
+            spec,
             earliest=spec.earliest,
             latest=spec.latest,
             catchup=spec.catchup,
@@ -219,6 +230,11 @@ class RunCreator:
     def forget(self, dag_id: str) -> None:
         self._next.pop(dag_id, None)
 
+    def forget_all(self) -> None:
+        """After a rolled-back transaction: what was remembered (or written) in it may not be stored."""
+        self._next.clear()
+        self._unwritten.clear()
+
 
 @dataclass(frozen=True)
 class RunActivity:
@@ -252,8 +268,14 @@ def run_activity(session: Session, now: datetime) -> RunActivity:
     )
 
 
-def start_queued_runs(session: Session, specs: DagSpecCache, now: datetime) -> list[tuple[str, str]]:
-    """queued -> running for unpaused DAGs, oldest logical date first, within max_active_runs."""
+def start_queued_runs(
+    session: Session, specs: DagSpecCache, now: datetime, *, limit: int = MAX_QUEUED_RUNS_TO_START
+) -> list[tuple[str, str]]:
+    """queued -> running for unpaused DAGs, oldest logical date first, within max_active_runs; at most
+    `limit` runs (the scheduler passes the executor's open slots: see SchedulerJob.run_once)."""
+    limit = min(limit, MAX_QUEUED_RUNS_TO_START)
+    if limit <= 0:
+        return []
     runs = session.scalars(
         select(DagRun)
         .join(DagModel, DagModel.dag_id == DagRun.dag_id)
@@ -264,7 +286,7 @@ def start_queued_runs(session: Session, specs: DagSpecCache, now: datetime) -> l
             DagModel.is_active.is_(True),
         )
         .order_by(DagRun.execution_date, DagRun.id)
-        .limit(MAX_QUEUED_RUNS_TO_START * 5)
+        .limit(limit * 5)
         .with_for_update(of=DagRun, skip_locked=True)
     ).all()
     if not runs:
@@ -283,16 +305,43 @@ def start_queued_runs(session: Session, specs: DagSpecCache, now: datetime) -> l
             .group_by(DagRun.dag_id)
         ).all()
     )
+    room = _task_room(session, dag_specs)
     started: list[tuple[str, str]] = []
     for run in runs:
-        if len(started) >= MAX_QUEUED_RUNS_TO_START:
+        if len(started) >= limit:
             break
         spec = dag_specs.get(run.dag_id)
         if spec is None or running.get(run.dag_id, 0) >= spec.max_active_runs:
+            continue
+        if room.get(run.dag_id, 0) <= 0:
             continue
         if set_run_state(
             session, run.id, old=DagRunState.QUEUED, new=DagRunState.RUNNING, start_date=now, end_date=None
         ):
             running[run.dag_id] = running.get(run.dag_id, 0) + 1
+            room[run.dag_id] -= 1
             started.append((run.dag_id, run.run_id))
     return started
+
+
+def _task_room(session: Session, dag_specs: dict[str, DagSpec]) -> dict[str, int]:
+    """For each DAG, how many more task instances could go to the executor now: max_active_tasks less
+    those queued or running and those already scheduled and waiting for a slot.
+
+    A run is started only while its DAG has room for its first task. Started regardless (as long as
+    max_active_runs allows), runs pile up `running` behind max_active_tasks under a burst of
+    triggers, each waiting seconds for its first task; kept `queued`, they start when their work can.
+    """
+    if not dag_specs:
+        return {}
+    busy = dict(
+        session.execute(
+            select(TaskInstance.dag_id, func.count())
+            .where(
+                TaskInstance.dag_id.in_(list(dag_specs)),
+                TaskInstance.state.in_([s.value for s in _BUSY_TI_STATES]),
+            )
+            .group_by(TaskInstance.dag_id)
+        ).all()
+    )
+    return {dag_id: spec.max_active_tasks - busy.get(dag_id, 0) for dag_id, spec in dag_specs.items()}

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from slipstream.models import DagRun, TaskInstance
+from slipstream.scheduler.expansion import record_task_map
 from slipstream.scheduler.retries import RetryPolicy, failure_values
 from slipstream.scheduler.transitions import set_ti_state
+from slipstream.sdk.xcom import store_xcoms
+from slipstream.services.datasets import record_dataset_events
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.models import DagRun, TaskInstance, XCom
 
 
 @dataclass(eq=False)
@@ -108,6 +111,8 @@ def claim(session: Session, tries: Iterable[Try], *, now: datetime, hostname: st
                 TaskInstance.pool,
                 TaskInstance.queue,
                 TaskInstance.priority_weight,
+                TaskInstance.next_method,
+                TaskInstance.next_kwargs,
             ).where(TaskInstance.id == attempt.ti_id)
         ).first()
         key = (request["dag_id"], request["run_id"])
@@ -122,6 +127,23 @@ def claim(session: Session, tries: Iterable[Try], *, now: datetime, hostname: st
                 "not queued for this try.",
             }
             continue
+        if ti_row.next_method:
+            # A deferred try resumes with its XComs; what it resumes in is used up by this start.
+            session.execute(
+                update(TaskInstance)
+                .where(TaskInstance.id == attempt.ti_id)
+                .values(next_method=None, next_kwargs=None, trigger_id=None, trigger_timeout=None)
+                .execution_options(synchronize_session=False)
+            )
+        # A try starts with none of its instance's XComs (every map index of an unmapped instance).
+        clear_xcoms = delete(XCom).where(
+            XCom.dag_id == request["dag_id"], XCom.run_id == request["run_id"], XCom.task_id == request["task_id"]
+        )
+        map_index = request.get("map_index", -1)
+        if map_index is not None and map_index >= 0:
+            clear_xcoms = clear_xcoms.where(XCom.map_index == map_index)
+        if not ti_row.next_method:
+            session.execute(clear_xcoms)
         prev_key = (request["dag_id"], run.execution_date)
         if prev_key not in previous:
             previous[prev_key] = _previous_success(session, request["dag_id"], run.execution_date)
@@ -138,6 +160,8 @@ def claim(session: Session, tries: Iterable[Try], *, now: datetime, hostname: st
                 "pool": ti_row.pool,
                 "queue": ti_row.queue,
                 "priority_weight": ti_row.priority_weight,
+                "next_method": ti_row.next_method,
+                "next_kwargs": ti_row.next_kwargs,
             },
             "run": {
                 "conf": run.conf or {},
@@ -223,8 +247,34 @@ def record(session: Session, attempt: Try, *, now: datetime, returncode: int | N
         )
     if attempt.rendered_fields is not None and "rendered_fields" not in values:
         values["rendered_fields"] = attempt.rendered_fields
+    xcoms = values.pop("xcoms", None)
+    dataset_events = values.pop("dataset_events", None)
+    task_map = values.pop("task_map", None)
     moved = set_ti_state(session, attempt.ti_id, old=TI.RUNNING, new=new, expect_try=attempt.try_number, **values)
     if not moved:
         attempt.notes.append(f"The task instance was changed while finishing; not recording {new}.")
         return None
+    if dataset_events:  # the try's dataset events land with its success (task-model §13)
+        request = attempt.request
+        record_dataset_events(
+            session,
+            dag_id=request["dag_id"],
+            run_id=request["run_id"],
+            task_id=request["task_id"],
+            map_index=request.get("map_index", -1),
+            events=dataset_events,
+            now=now,
+        )
+    if task_map is not None:  # a mapped dependant's length lands with the success too
+        record_task_map(session, attempt.request, task_map)
+    if xcoms:  # the return value lands with the success, so a downstream task always finds it
+        request = attempt.request
+        store_xcoms(
+            session,
+            dag_id=request["dag_id"],
+            run_id=request["run_id"],
+            task_id=request["task_id"],
+            map_index=request.get("map_index", -1),
+            items=xcoms,
+        )
     return new

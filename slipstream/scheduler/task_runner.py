@@ -31,8 +31,7 @@ from sqlalchemy import select, update
 
 from slipstream.config import Settings
 from slipstream.dates import utcnow
-from slipstream.db import get_engine
-from slipstream.models import TaskInstance
+from slipstream.scheduler import callbacks, waiting
 from slipstream.scheduler.context import (
     DagRunView,
     PreviousSuccess,
@@ -42,13 +41,29 @@ from slipstream.scheduler.context import (
     context_environment,
 )
 from slipstream.scheduler.dag_files import DagFileCache, add_to_sys_path, find_dag, import_dag_file
+from slipstream.scheduler.expansion import record_task_map
 from slipstream.scheduler.logs import log_line, log_path
+from slipstream.scheduler.masking import MaskingStream
 from slipstream.scheduler.retries import RetryPolicy, failure_values
-from slipstream.scheduler.templating import make_environment, render_template_fields
+from slipstream.scheduler.templating import dag_environment, make_environment, render_template_fields, render_value
 from slipstream.scheduler.transitions import set_ti_state
 from slipstream.scheduler.write_lock import write_session
-from slipstream.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
+from slipstream.sdk import metastore, runtime
+from slipstream.sdk.dataset_events import dataset_context, produced_events
+from slipstream.sdk.exceptions import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
+from slipstream.sdk.mapping import has_mapped_dependants, task_map_of  # loaded once, in the fork server
+from slipstream.sdk.metastore import bind_task_process
+from slipstream.sdk.xcom import result_xcoms, store_xcoms
+from slipstream.services.datasets import record_dataset_events
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.db import get_engine
+from slipstream.storage.models import TaskInstance
 
 HOSTNAME = socket.getfqdn()
 try:
@@ -65,6 +80,7 @@ _DATE_KEYS = frozenset(
         "data_interval_end",
         "queued_at",
         "next_retry_at",
+        "trigger_timeout",
     }
 )
 
@@ -159,8 +175,22 @@ class TaskRunner:
         # Set when the fork server is gone: from then on this process writes to the database itself.
         self.alone = threading.Event()
         self.finishing = threading.Event()
-        self.log_file = log_path(settings.logs_folder, self.dag_id, self.run_id, self.task_id, self.try_number)
+        self.log_file = log_path(
+            settings.logs_folder, self.dag_id, self.run_id, self.task_id, self.try_number, request.get("map_index", -1)
+        )
         self.task: Any = None
+        self.context: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.skipped_by_exception = False
+        self.result_xcoms: list[tuple[str, str]] = []
+        # A resumed deferred try: the method to call instead of execute, and its kwargs.
+        self.next_method: str | None = None
+        self.next_kwargs: Any = None
+        self.waiting_values: dict[str, Any] = {}  # columns of an up_for_reschedule or deferred outcome
+        self.dataset_events: list[dict[str, Any]] = []
+        self.map_index: int = request.get("map_index", -1)
+        self.task_map: dict[str, Any] | None = None  # the return value's length, for mapped dependants
+        self.rendered_map_index: str | None = None
 
     # -- output ---------------------------------------------------------------------------------
     def redirect_output(self) -> None:
@@ -176,6 +206,8 @@ class TaskRunner:
         sys.stderr = io.TextIOWrapper(
             os.fdopen(2, "wb", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
         )
+        # Secrets the task fetches (connection passwords, sensitive variables) are written as ***.
+        sys.stdout, sys.stderr = MaskingStream(sys.stdout), MaskingStream(sys.stderr)
         root = logging.getLogger()
         for handler in list(root.handlers):
             root.removeHandler(handler)
@@ -207,6 +239,7 @@ class TaskRunner:
         run_row = decode_dates(go["run"])
         previous = PreviousSuccess(*[_date(v) for v in go["previous_success"]]) if go["previous_success"] else None
         max_tries = ti_row["max_tries"]
+        self.next_method, self.next_kwargs = ti_row.get("next_method"), ti_row.get("next_kwargs")
         self.log(f"Starting attempt {self.try_number} of {max_tries + 1}")
         dag_run = DagRunView(
             dag_id=self.dag_id,
@@ -239,6 +272,7 @@ class TaskRunner:
         )
         threading.Thread(target=self._watch_fork_server, name="slipstream-task-watch", daemon=True).start()
         signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.started = started
         outcome, allow_retry = self._execute(ti, dag_run, previous or PreviousSuccess())
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.finishing.set()
@@ -246,6 +280,7 @@ class TaskRunner:
             outcome, allow_retry, started=started, max_tries=max_tries, logical_date=run_row["execution_date"]
         )
         new = values["state"]
+        self._run_state_callbacks(new)
         self.log(
             f"Marking task as {new.upper()}. dag_id={self.dag_id}, task_id={self.task_id}, run_id={self.run_id}, "
             f"execution_date={_fmt(run_row['execution_date'])}, start_date={_fmt(started)}, "
@@ -256,6 +291,24 @@ class TaskRunner:
         if not self.alone.is_set() and self.channel.send({"op": "outcome", "values": values}):
             return 0
         return self._record_alone(values)
+
+    def _run_state_callbacks(self, state: str) -> None:
+        """The task's callback for how this try ended, with Airflow's context (and the exception)."""
+        if self.task is None or self.context is None:
+            return
+        name = {
+            TI.SUCCESS.value: "on_success_callback",
+            TI.UP_FOR_RETRY.value: "on_retry_callback",
+            TI.FAILED.value: "on_failure_callback",
+            TI.SKIPPED.value: "on_skipped_callback" if self.skipped_by_exception else None,
+        }.get(state)
+        if name is None:
+            return
+        context = self.context
+        if self.error is not None:
+            context = {**context, "exception": self.error}
+        context["ti"].state = state
+        callbacks.run_task_callbacks(self.task, name, context, self.log)
 
     def _on_sigterm(self, _signum: int, _frame: Any) -> None:
         raise TaskTerminated("Task received SIGTERM signal")
@@ -273,12 +326,24 @@ class TaskRunner:
             dag = self._load_dag()
             task = self.task = dag.get_task(self.task_id)
             ti.task = task
+            if getattr(task, "mapping_spec", None) is not None:
+                task = self.task = self._unmap(task, ti, dag_run, previous, dag)
             self.log(f"Executing {task!r} on {dag_run.logical_date}")
             self.log(f"Running {ti!r} on host {HOSTNAME}")
-            context = build_context(
+            context = self.context = build_context(
                 dag=dag, task=task, ti=ti, dag_run=dag_run, previous_success=previous, settings=self.settings
             )
-            env = make_environment((os.path.dirname(self.fileloc) or ".",))
+            if self.map_index >= 0:
+                context["expanded_ti_count"] = getattr(task, "expanded_ti_count", None)
+                context["map_index_template"] = getattr(task, "map_index_template", None)
+            task.params = context["params"]  # as Airflow: the task runs with its merged, validated params
+            context.update(dataset_context(task, dag_run))
+            env = dag_environment(dag, os.path.dirname(self.fileloc))
+            runtime.enter_task(
+                context=context,
+                max_xcom_bytes=self.settings.max_xcom_bytes,
+                renderer=lambda value, template_ext: render_value(value, context, env, template_ext),
+            )
             self.rendered_fields = render_template_fields(task, context, env)
             if self.channel is not None and not self.alone.is_set():
                 self.channel.send({"op": "rendered", "fields": self.rendered_fields})
@@ -287,17 +352,47 @@ class TaskRunner:
             exported = " ".join(f"{k}='{v}'" for k, v in ctx_env.items() if k.startswith("AIRFLOW_CTX_"))
             self.log(f"Exporting env vars: {exported}")
             timeout = task.execution_timeout.total_seconds() if isinstance(task.execution_timeout, timedelta) else None
+            callbacks.run_task_callbacks(task, "on_execute_callback", context, self.log)
             try:
                 with execution_timeout(timeout):
-                    task.execute(context)
+                    if getattr(task, "_pre_execute_hook", None) is not None:
+                        task._pre_execute_hook(context)
+                    result = waiting.execute_or_resume(task, context, self.next_method, self.next_kwargs)
+                    if getattr(task, "_post_execute_hook", None) is not None:
+                        task._post_execute_hook(context, result)
             except AirflowTaskTimeout:
                 task.on_kill()
                 raise
+            if task.outlets:  # written with the success (task-model §13)
+                self.dataset_events = produced_events(task.outlets, context["outlet_events"])
+            self.task_map = self._task_map(dag, task, result)
+            self.rendered_map_index = self._render_map_index(task, context, env, ti)
+            xcoms = result_xcoms(task, ti, result)
+            if xcoms and task.on_success_callback:
+                # The success callback may pull this value: store it now, as Airflow has it by then.
+                with metastore.write_session() as db:
+                    store_xcoms(
+                        db, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index, items=xcoms
+                    )
+            else:
+                # Stored with the try's success, in the same transaction.
+                self.result_xcoms = xcoms
             return TI.SUCCESS.value, True
         except AirflowSkipException as exc:
             self.log(str(exc) or "Task skipped")
+            self.skipped_by_exception = True
             return TI.SKIPPED.value, True
+        except AirflowRescheduleException as exc:
+            self.waiting_values = waiting.reschedule_values(
+                ti, started=self.started, now=utcnow(), reschedule_date=exc.reschedule_date
+            )
+            return TI.UP_FOR_RESCHEDULE.value, True
+        except TaskDeferred as exc:
+            self.log(f"Pausing task as DEFERRED. dag_id={self.dag_id}, task_id={self.task_id}, run_id={self.run_id}")
+            self.waiting_values = waiting.deferral_values(self.task, exc, started=self.started, now=utcnow())
+            return TI.DEFERRED.value, True
         except AirflowFailException as exc:
+            self.error = exc
             self.log_exception(exc)
             return TI.FAILED.value, False
         except TaskTerminated:
@@ -311,11 +406,37 @@ class TaskRunner:
         except SystemExit as exc:
             if exc.code in (None, 0):
                 return TI.SUCCESS.value, True
+            self.error = exc
             self.log_exception(exc)
             return TI.FAILED.value, True
         except BaseException as exc:
+            self.error = exc
             self.log_exception(exc)
             return TI.FAILED.value, True
+
+    # -- dynamic task mapping (slipstream.sdk.mapping) -----------------------------------------------
+    def _unmap(self, mapped: Any, ti: TaskInstanceView, dag_run: DagRunView, previous: PreviousSuccess, dag: Any):
+        """The real operator of this map index. Its arguments are XComs, a mapped group's arguments or a
+        @dag function's parameters: what resolves them is all the context they get (the full context
+        is built for the real operator)."""
+        context = {"ti": ti, "task_instance": ti, "task": mapped, "dag": dag, "dag_run": dag_run, "params": dag.params}
+        task = mapped.unmap(context, self.map_index)
+        ti.task = task
+        return task
+
+    def _task_map(self, dag: Any, task: Any, result: Any) -> dict[str, Any] | None:
+        """A producer that mapped tasks expand over records its return value's length, or fails."""
+        if self.map_index >= 0 or not task.downstream_task_ids or not has_mapped_dependants(task):
+            return None
+        return task_map_of(result if task.do_xcom_push else None, self.settings.max_map_length)
+
+    def _render_map_index(self, task: Any, context: dict[str, Any], env: Any, ti: TaskInstanceView) -> str | None:
+        template = getattr(task, "map_index_template", None)
+        if self.map_index < 0 or not template:
+            return None
+        # A PythonOperator's op_kwargs join the context as Airflow's context_merge does in execute.
+        values = {**runtime.get_current_context(), **(getattr(task, "op_kwargs", None) or {})}
+        return env.from_string(template).render(values)[:250]
 
     def _outcome_values(
         self, outcome: str, allow_retry: bool, *, started: datetime, max_tries: int, logical_date: datetime
@@ -325,6 +446,8 @@ class TaskRunner:
         values: dict[str, Any] = {"end_date": now, "duration": (now - started).total_seconds(), "next_retry_at": None}
         if outcome in (TI.SUCCESS.value, TI.SKIPPED.value):
             values["state"] = outcome
+        elif outcome in (TI.UP_FOR_RESCHEDULE.value, TI.DEFERRED.value):
+            values.update(state=outcome, **self.waiting_values)
         else:
             values.update(
                 failure_values(
@@ -341,6 +464,14 @@ class TaskRunner:
             )
         if self.rendered_fields is not None:
             values["rendered_fields"] = self.rendered_fields
+        if self.result_xcoms and values["state"] == TI.SUCCESS.value:
+            values["xcoms"] = self.result_xcoms
+        if self.dataset_events and values["state"] == TI.SUCCESS.value:
+            values["dataset_events"] = self.dataset_events
+        if self.task_map is not None and values["state"] == TI.SUCCESS.value:
+            values["task_map"] = self.task_map
+        if self.rendered_map_index is not None:
+            values["rendered_map_index"] = self.rendered_map_index
         if self.task is not None and self.lineage and (self.lineage.get("inlets") or self.lineage.get("outlets")):
             values["lineage"] = self.lineage
         return values
@@ -396,8 +527,32 @@ class TaskRunner:
             self._forget_inherited_connections()
         values = dict(values)
         new = values.pop("state")
+        xcoms = values.pop("xcoms", None)
+        dataset_events = values.pop("dataset_events", None)
+        task_map = values.pop("task_map", None)
         with write_session(self.settings.database_url) as session:
             moved = set_ti_state(session, self.ti_id, old=TI.RUNNING, new=new, expect_try=self.try_number, **values)
+            if moved and dataset_events:
+                record_dataset_events(
+                    session,
+                    dag_id=self.dag_id,
+                    run_id=self.run_id,
+                    task_id=self.task_id,
+                    map_index=self.request.get("map_index", -1),
+                    events=dataset_events,
+                    now=values["end_date"],
+                )
+            if moved and task_map is not None:
+                record_task_map(session, self.request, task_map)
+            if moved and xcoms:
+                store_xcoms(
+                    session,
+                    dag_id=self.dag_id,
+                    run_id=self.run_id,
+                    task_id=self.task_id,
+                    map_index=self.request.get("map_index", -1),
+                    items=xcoms,
+                )
         if not moved:
             # Someone else decided (dagrun_timeout, a zombie sweep): their state stands.
             self.log(f"The task instance was changed while finishing; not recording {new}.", "WARNING")
@@ -406,6 +561,7 @@ class TaskRunner:
 
 def run_forked(settings: Settings, request: dict[str, Any], dag_cache: DagFileCache | None, sock: socket.socket) -> int:
     """Entry point in a freshly forked child; returns the exit code for os._exit."""
+    bind_task_process(settings)  # Variable and Connection read the metadata database with these
     runner = TaskRunner(settings, request, dag_cache, Channel(sock))
     runner.redirect_output()
     try:

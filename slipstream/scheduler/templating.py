@@ -14,8 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import jinja2
+import jinja2.nativetypes
 import jinja2.sandbox
 import orjson
+
+from slipstream.scheduler.masking import redact
+from slipstream.sdk.xcom_arg import Resolvable
 
 
 def _ds(value: datetime) -> str:
@@ -60,7 +64,49 @@ def make_environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     return env
 
 
+class NativeSandboxedEnvironment(jinja2.sandbox.SandboxedEnvironment, jinja2.nativetypes.NativeEnvironment):
+    """Sandboxed, but a template that is one expression renders to its Python value (`{{ [1, 2] }}` is a list)."""
+
+
+def _customised(dag: Any) -> bool:
+    return bool(
+        getattr(dag, "user_defined_macros", None)
+        or getattr(dag, "user_defined_filters", None)
+        or getattr(dag, "render_template_as_native_obj", False)
+        or getattr(dag, "jinja_environment_kwargs", None)
+        or getattr(dag, "template_undefined", None)
+    )
+
+
+def dag_environment(dag: Any, folder: str) -> jinja2.Environment:
+    """The environment a DAG's templates render in, as Airflow builds it: template files looked up in the
+    DAG file's folder then `template_searchpath`; the DAG's macros as globals and its filters added;
+    native Python results with `render_template_as_native_obj`; `jinja_environment_kwargs` on top."""
+    search_path = (folder or ".", *(getattr(dag, "template_searchpath", None) or ()))
+    if not _customised(dag):
+        return make_environment(tuple(search_path))
+    cached = getattr(dag, "_slipstream_jinja_environment", None)
+    if cached is not None:
+        return cached
+    options: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(list(search_path)),
+        "undefined": getattr(dag, "template_undefined", None) or jinja2.StrictUndefined,
+        "extensions": ["jinja2.ext.do"],
+        "cache_size": 0,
+    }
+    options.update(getattr(dag, "jinja_environment_kwargs", None) or {})
+    native = getattr(dag, "render_template_as_native_obj", False)
+    env = (NativeSandboxedEnvironment if native else jinja2.sandbox.SandboxedEnvironment)(**options)
+    env.filters.update(FILTERS)
+    env.globals.update(getattr(dag, "user_defined_macros", None) or {})
+    env.filters.update(getattr(dag, "user_defined_filters", None) or {})
+    dag._slipstream_jinja_environment = env
+    return env
+
+
 def render_value(value: Any, context: dict[str, Any], env: jinja2.Environment, template_ext: Sequence[str]) -> Any:
+    if isinstance(value, Resolvable):  # an XComArg or a @dag parameter: its value, not rendered again
+        return value.resolve(context)
     if isinstance(value, str):
         if template_ext and value.endswith(tuple(template_ext)):
             return env.get_template(value).render(context)
@@ -86,7 +132,7 @@ def render_template_fields(task: Any, context: dict[str, Any], env: jinja2.Envir
         value = render_value(value, context, env, task.template_ext)
         setattr(task, name, value)
         rendered[name] = json_safe(value)
-    return rendered
+    return redact(rendered)  # stored and shown by the API: secrets the rendering fetched are masked
 
 
 def json_safe(value: Any) -> Any:

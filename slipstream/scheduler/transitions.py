@@ -13,8 +13,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from slipstream.dates import utcnow
-from slipstream.models import DagRun, TaskInstance
-from slipstream.states import check_run_transition, check_ti_transition
+from slipstream.services.task_history import record_tries
+from slipstream.states import TaskInstanceState, check_run_transition, check_ti_transition
+from slipstream.storage.models import DagRun, TaskInstance
 
 _CHUNK = 500
 
@@ -53,18 +54,22 @@ def set_tis_state(
     check_ti_transition(old, new)
     ids = list(ti_ids)
     moved = 0
+    now = utcnow()
     for start in range(0, len(ids), _CHUNK):
         chunk: Sequence[int] = ids[start : start + _CHUNK]
         stmt = (
             update(TaskInstance)
             .where(TaskInstance.id.in_(chunk) if len(chunk) > 1 else TaskInstance.id == chunk[0])
             .where(_ti_state_is(old))
-            .values(state=_value(new), updated_at=utcnow(), **values)
+            .values(state=_value(new), updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
         if expect_try is not None:
             stmt = stmt.where(TaskInstance.try_number == expect_try)
         moved += session.execute(stmt).rowcount
+    if moved and new == TaskInstanceState.UP_FOR_RETRY:
+        # The failed try is kept for /tries before the next one overwrites the row (Airflow's record_ti).
+        record_tries(session, ids, now=now, state=TaskInstanceState.UP_FOR_RETRY.value)
     return moved
 
 

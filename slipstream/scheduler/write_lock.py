@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from slipstream.db import normalize_url, session_scope
+from slipstream.storage.db import normalize_url, session_scope
 
 _local = threading.local()
 

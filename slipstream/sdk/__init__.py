@@ -1,6 +1,7 @@
 """What DAG files import. Shaped like Airflow's, so an Airflow DAG file ports by changing imports."""
 
 from slipstream.sdk.dag import DAG
+from slipstream.sdk.edges import Label
 from slipstream.sdk.exceptions import (
     AirflowException,
     AirflowFailException,
@@ -17,19 +18,9 @@ from slipstream.sdk.operators import (
     PythonOperator,
     TriggerRule,
 )
-
-
-def chain(*tasks):
-    """a >> b >> c for any number of tasks or lists of tasks."""
-    for upstream, downstream in zip(tasks, tasks[1:], strict=False):
-        if isinstance(upstream, list) and isinstance(downstream, list):
-            if len(upstream) != len(downstream):
-                raise ValueError("chain() needs lists of the same length to pair them up")
-            for up, down in zip(upstream, downstream, strict=True):
-                up >> down
-        else:
-            upstream >> downstream
-
+from slipstream.sdk.relations import chain, chain_linear, cross_downstream
+from slipstream.sdk.task_group import TaskGroup, task_group
+from slipstream.sdk.venv import is_venv_installed
 
 __all__ = [
     "DAG",
@@ -42,8 +33,14 @@ __all__ = [
     "DummyOperator",
     "EmptyOperator",
     "FailException",
+    "Label",
     "PythonOperator",
     "SkipException",
+    "TaskGroup",
     "TriggerRule",
     "chain",
+    "chain_linear",
+    "cross_downstream",
+    "is_venv_installed",
+    "task_group",
 ]

@@ -28,18 +28,25 @@ CRON_PRESETS = {
 
 
 def normalize_schedule(schedule: Any) -> dict[str, Any]:
-    """Return {"type": "none"|"once"|"cron"|"delta", ...}; raise ValueError for what is not a schedule.
+    """Return the serialized schedule (forms listed in slipstream/timetables.py); raise ValueError or
+    TypeError for what is not a schedule.
 
     Not given means one day, as in Airflow 2.x.
     """
+    from dateutil.relativedelta import relativedelta
+
+    from slipstream.sdk import timetables
+    from slipstream.sdk.datasets import BaseDataset
+
     if schedule is NOTSET:
         return {"type": "delta", "seconds": 86400.0, "expression": "1 day, 0:00:00"}
     if schedule is None:
         return {"type": "none", "expression": None}
-    if isinstance(schedule, timedelta):
-        if schedule.total_seconds() <= 0:
-            raise ValueError("a timedelta schedule must be positive")
-        return {"type": "delta", "seconds": schedule.total_seconds(), "expression": str(schedule)}
+    if isinstance(schedule, timedelta | relativedelta):
+        try:
+            return timetables.DeltaDataIntervalTimetable(schedule).schedule()
+        except timetables.AirflowTimetableInvalid as exc:
+            raise ValueError(str(exc)) from None
     if isinstance(schedule, str):
         text = schedule.strip()
         if text == "@once":
@@ -49,4 +56,28 @@ def normalize_schedule(schedule: Any) -> dict[str, Any]:
         if croniter.is_valid(text):
             return {"type": "cron", "cron": text, "expression": text}
         raise ValueError(f"Invalid schedule: {schedule!r} is not a cron expression or preset")
-    raise TypeError(f"Unsupported schedule {schedule!r}: use a cron string, a preset, a timedelta or None")
+    if isinstance(schedule, timetables._BuiltinTimetable):
+        return schedule.schedule()
+    if isinstance(schedule, timetables.Timetable):
+        return timetables.custom_schedule(schedule)
+    if isinstance(schedule, BaseDataset) or (
+        isinstance(schedule, list | tuple | set | frozenset) and not isinstance(schedule, str)
+    ):
+        return timetables.DatasetTriggeredTimetable(schedule).schedule()
+    raise TypeError(
+        f"Unsupported schedule {schedule!r}: use a cron string, a preset, a timedelta, a timetable, datasets or None"
+    )
+
+
+def schedule_in_zone(schedule: dict[str, Any], start_date: Any) -> dict[str, Any]:
+    """A cron without a zone of its own runs in the DAG's: its start_date's zone (UTC if none).
+    UTC crons stay as they were serialized before zones existed, so their DAGs keep their hash."""
+    from slipstream.sdk.timetables import zone_of
+
+    kind = schedule.get("type")
+    if kind == "dataset_or_time":
+        return {**schedule, "timetable": schedule_in_zone(schedule["timetable"], start_date)}
+    if kind != "cron" or "timezone" in schedule:
+        return schedule
+    name = zone_of(start_date)
+    return schedule if name == "UTC" else {**schedule, "timezone": name}

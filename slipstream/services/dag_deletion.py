@@ -6,8 +6,38 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slipstream.errors import Conflict, NotFound
-from slipstream.models import DagModel, DagRun, ImportErrorModel, SerializedDagModel, TaskInstance
 from slipstream.states import TaskInstanceState
+from slipstream.storage.dataset_models import (
+    DagRunDatasetEvent,
+    DagScheduleDatasetAliasReference,
+    DagScheduleDatasetReference,
+    DatasetDagRunQueue,
+    TaskOutletDatasetReference,
+)
+from slipstream.storage.models import (
+    DagModel,
+    DagRun,
+    DagWarning,
+    ImportErrorModel,
+    SerializedDagModel,
+    TaskInstance,
+    TaskMap,
+    TaskReschedule,
+    XCom,
+)
+
+# Deleted by dag_id and counted, children before parents.
+_COUNTED = (
+    XCom,
+    TaskMap,
+    TaskReschedule,
+    TaskInstance,
+    DagRun,
+    DagScheduleDatasetReference,
+    DagScheduleDatasetAliasReference,
+    TaskOutletDatasetReference,
+    DagWarning,
+)
 
 
 def delete_dag(session: Session, dag_id: str) -> int:
@@ -27,7 +57,11 @@ def delete_dag(session: Session, dag_id: str) -> int:
         raise NotFound(f"Dag id {dag_id} not found")
     fileloc = dag.fileloc
     count = 0
-    for model in (TaskInstance, DagRun):
+    run_ids = select(DagRun.id).where(DagRun.dag_id == dag_id).scalar_subquery()
+    # Rows keyed by run or by target DAG, which Airflow's count (rows with a dag_id) leaves out.
+    session.execute(delete(DagRunDatasetEvent).where(DagRunDatasetEvent.dag_run_id.in_(run_ids)))
+    session.execute(delete(DatasetDagRunQueue).where(DatasetDagRunQueue.target_dag_id == dag_id))
+    for model in _COUNTED:  # Airflow counts every row it deletes by dag_id
         count += session.execute(delete(model).where(model.dag_id == dag_id)).rowcount or 0
     session.execute(delete(SerializedDagModel).where(SerializedDagModel.dag_id == dag_id))
     if fileloc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,15 +15,17 @@ from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from slipstream.api.json_limits import MAX_JSON_DEPTH, nests_deeper_than
 from slipstream.dates import isoformat, parse_execution_date, utcnow
 from slipstream.errors import BadRequest, NotFound
-from slipstream.isoformat_columns import isoformat_reader
-from slipstream.json_limits import MAX_JSON_DEPTH, nests_deeper_than
-from slipstream.models import ID_LENGTH, DagRun
-from slipstream.prepared import Prepared
+from slipstream.services.params import check_trigger_conf
 from slipstream.services.run_task_instances import task_rows_of
 from slipstream.services.serialized import check_dag_exists, get_serialized_dag
 from slipstream.states import DAG_RUN_STATES, DagRunState
+from slipstream.storage.isoformat_columns import isoformat_reader
+from slipstream.storage.models import ID_LENGTH, DagRun
+from slipstream.storage.prepared import Prepared
+from slipstream.storage.raw_rows import RenderedRows
 from slipstream.timetables import infer_manual_data_interval
 
 ALLOWED_RUN_ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"
@@ -192,6 +196,7 @@ def has_duplicate(session: Session, dag_id: str, run_id: str, execution_date: da
 def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> tuple[CreatedRun, datetime]:
     """Create a manual run, queued. Returns the run and the execution date as the client gave it.
 
+    A conf that breaks one of the DAG's params is a 400 naming the param, and nothing is stored.
     Duplicates (same run_id or same execution date) are a 400, also when two triggers race: then the
     unique constraints refuse the loser's INSERT, and its unit of work rolls back as for any error
     (which is why no savepoint is needed around the inserts).
@@ -201,28 +206,55 @@ def trigger_dag_run(session: Session, dag_id: str, request: TriggerRequest) -> t
     if request.replace_microseconds:
         execution_date = execution_date.replace(microsecond=0)
     run_id = request.run_id or f"manual__{execution_date.isoformat()}"
+
+    def duplicate() -> Exception:
+        return BadRequest(duplicate_message(dag_id, execution_date, run_id))
+
+    run = create_manual_run(
+        session, dag, run_id=run_id, execution_date=execution_date, conf=request.conf, duplicate=duplicate
+    )
+    return run, execution_date
+
+
+def create_manual_run(
+    session: Session,
+    dag: dict[str, Any],
+    *,
+    run_id: str,
+    execution_date: datetime,
+    conf: dict[str, Any],
+    duplicate: Callable[[], Exception],
+    data_interval: tuple[datetime, datetime] | None = None,
+) -> CreatedRun:
+    """The trigger both APIs share: checks in Airflow's order, then the prepared inserts.
+
+    `duplicate()` is the error for a run_id or execution date the DAG has already (each API words it
+    its own way); `data_interval` defaults to the one the DAG's schedule infers for a manual run.
+    """
+    dag_id = dag["dag_id"]
     if has_duplicate(session, dag_id, run_id, execution_date):
-        raise BadRequest(duplicate_message(dag_id, execution_date, run_id))
+        raise duplicate()
     validate_run_id(run_id)
+    check_trigger_conf(dag, conf)
+    if data_interval is None:
+        try:
+            data_interval = infer_manual_data_interval(dag["schedule"], execution_date)
+        except (OverflowError, ValueError):  # a cron's ticks stop short of years 1 and 10000
+            raise BadRequest(f"The DAG's schedule has no data interval for a run at {execution_date}") from None
     try:
-        data_interval = infer_manual_data_interval(dag["schedule"], execution_date)
-    except (OverflowError, ValueError):  # a cron's ticks stop short of years 1 and 10000
-        raise BadRequest(f"The DAG's schedule has no data interval for a run at {execution_date}") from None
-    try:
-        run = create_dag_run(
+        return create_dag_run(
             session,
             dag=dag,
             run_id=run_id,
             execution_date=execution_date,
-            conf=request.conf,
+            conf=conf,
             run_type="manual",
             data_interval=data_interval,
             external_trigger=True,
         )
     except IntegrityError:
         # Another trigger won the race between our check and our insert.
-        raise BadRequest(duplicate_message(dag_id, execution_date, run_id)) from None
-    return run, execution_date
+        raise duplicate() from None
 
 
 # -- reading runs -------------------------------------------------------------------------------
@@ -254,7 +286,7 @@ def parse_state_filter(state: str | None) -> str | None:
 
 # Prepared: the list's rows come from the DBAPI cursor as stored, and the dates are turned into the
 # API's isoformat() strings by isoformat_reader() for the dialect (on SQLite a cut of the
-# stored text, see slipstream.isoformat_columns), skipping SQLAlchemy's result rows.
+# stored text, see slipstream.storage.isoformat_columns), skipping SQLAlchemy's result rows.
 _RUN_LIST = Prepared(
     select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.execution_date, DagRun.start_date)
     .where(DagRun.dag_id == bindparam("dag_id"))
@@ -316,27 +348,9 @@ def _render_run_item(dialect, dag_id: str, row: tuple) -> bytes:
     return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
 
 
-class _RenderedRunItems:
-    """Run-list items rendered to JSON, keyed by every stored value they are made of.
-
-    Clients poll run lists; most of a list's runs have not changed since the last poll, and rendering
-    an item (two dates, the URL, the JSON) costs several times looking it up. A changed run has a new
-    key, so an entry is never stale. Bounded: cleared when full (simpler than LRU bookkeeping per hit).
-    """
-
-    def __init__(self, max_entries: int = 20_000) -> None:
-        self._max_entries = max_entries
-        self._entries: dict[tuple, bytes] = {}
-        self.get = self._entries.get
-
-    def put(self, key: tuple, fragment: bytes) -> bytes:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key] = fragment
-        return fragment
-
-
-_rendered_run_items = _RenderedRunItems()
+# Clients poll run lists, and most of a list's runs have not changed since the last poll: rendering an
+# item (two dates, the URL, the JSON) costs several times looking it up.
+_rendered_run_items = RenderedRows(max_entries=8_192)
 
 
 def run_not_found_message(dag_id: str, execution_date: datetime) -> str:
@@ -351,21 +365,32 @@ def get_dag_run(session: Session, dag_id: str, execution_date: datetime) -> DagR
     return run
 
 
-def latest_runs(session: Session) -> list[dict[str, str]]:
-    """One item per DAG that has runs: its latest execution date, whatever the state; by dag_id."""
-    latest = (
-        select(DagRun.dag_id, func.max(DagRun.execution_date).label("execution_date"))
-        .group_by(DagRun.dag_id)
-        .subquery()
-    )
-    query = (
+@functools.cache
+def _latest_runs_query():
+    """Built once: constructing this statement costs more than running it."""
+    distinct = DagRun.__table__.alias("distinct_runs")
+    dag_ids = select(func.min(DagRun.dag_id).label("dag_id")).cte("dag_ids", recursive=True)
+    following = select(func.min(distinct.c.dag_id)).where(distinct.c.dag_id > dag_ids.c.dag_id).scalar_subquery()
+    dag_ids = dag_ids.union_all(select(following).where(dag_ids.c.dag_id.is_not(None)))
+    newest = DagRun.__table__.alias("newest_runs")
+    latest_date = select(func.max(newest.c.execution_date)).where(newest.c.dag_id == dag_ids.c.dag_id)
+    return (
         select(DagRun.dag_id, DagRun.execution_date, DagRun.start_date)
-        .join(
-            latest,
-            (DagRun.dag_id == latest.c.dag_id) & (DagRun.execution_date == latest.c.execution_date),
-        )
+        .join(dag_ids, DagRun.dag_id == dag_ids.c.dag_id)
+        .where(DagRun.execution_date == latest_date.scalar_subquery())
         .order_by(DagRun.dag_id)
     )
+
+
+def latest_runs(session: Session) -> list[dict[str, str]]:
+    """One item per DAG that has runs: its latest execution date, whatever the state; by dag_id.
+
+    Proportional to the number of DAGs, not of runs: the DAG ids are walked through the
+    (dag_id, execution_date) index one distinct id at a time (a recursive "skip scan", on SQLite and
+    PostgreSQL alike), and each DAG's latest run is one index seek, where a GROUP BY would read
+    every run of every DAG.
+    """
+    query = _latest_runs_query()
     return [
         {
             "dag_id": row.dag_id,

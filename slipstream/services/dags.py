@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from slipstream.models import DagModel, ImportErrorModel
+from slipstream.storage.models import DagModel, DagRun, ImportErrorModel
 
 # -- listing (dag processor) ------------------------------------------------------------------------
 
@@ -78,3 +78,63 @@ def list_import_errors(session: Session) -> list[ImportErrorSummary]:
 
 
 # -- end of listing ----------------------------------------------------------------------------------
+
+
+# -- the stable API's import errors (by id, paginated) -------------------------------------------------
+
+IMPORT_ERROR_SORTABLE = {
+    "import_error_id": ImportErrorModel.id,
+    "timestamp": ImportErrorModel.timestamp,
+    "filename": ImportErrorModel.filename,
+}
+
+
+def page_import_errors(
+    session: Session, *, order_column: Any, descending: bool, limit: int, offset: int
+) -> tuple[list[ImportErrorModel], int]:
+    total = session.scalar(select(func.count()).select_from(ImportErrorModel)) or 0
+    order = order_column.desc() if descending else order_column.asc()
+    rows = session.scalars(select(ImportErrorModel).order_by(order, ImportErrorModel.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def get_import_error(session: Session, import_error_id: int) -> ImportErrorModel | None:
+    return session.get(ImportErrorModel, import_error_id)
+
+
+def import_error_json(row: ImportErrorModel) -> dict[str, Any]:
+    return {
+        "filename": row.filename,
+        "import_error_id": row.id,
+        "stack_trace": row.stacktrace,
+        "timestamp": row.timestamp.isoformat() if row.timestamp else None,
+    }
+
+
+# -- run counts per state (/dagStats) ------------------------------------------------------------------
+
+DAG_RUN_STATES = ("queued", "running", "success", "failed")
+
+
+def dag_stats(session: Session, dag_ids: list[str]) -> list[dict[str, Any]]:
+    """Each existing DAG among `dag_ids` (in the order given) with its run count in every state."""
+    wanted = list(dict.fromkeys(dag_ids))
+    if not wanted:
+        return []
+    existing = set(session.scalars(select(DagModel.dag_id).where(DagModel.dag_id.in_(wanted))))
+    counts = {
+        (dag_id, state): count
+        for dag_id, state, count in session.execute(
+            select(DagRun.dag_id, DagRun.state, func.count())
+            .where(DagRun.dag_id.in_(sorted(existing)))
+            .group_by(DagRun.dag_id, DagRun.state)
+        )
+    }
+    return [
+        {
+            "dag_id": dag_id,
+            "stats": [{"count": counts.get((dag_id, state), 0), "state": state} for state in DAG_RUN_STATES],
+        }
+        for dag_id in wanted
+        if dag_id in existing
+    ]

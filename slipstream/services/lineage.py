@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from slipstream.models import TaskInstance
 from slipstream.services.dag_runs import get_dag_run
 from slipstream.services.serialized import get_serialized_dag
+from slipstream.storage.models import TaskInstance
 
 
 def get_lineage(session: Session, dag_id: str, execution_date: datetime) -> dict[str, Any]:

@@ -6,13 +6,14 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from slipstream.errors import BadRequest, NotFound
-from slipstream.models import POOL_NAME_LENGTH, Pool
-from slipstream.prepared import Prepared
+from slipstream.errors import BadRequest, Conflict, NotFound
+from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.models import POOL_NAME_LENGTH, Pool, TaskInstance
+from slipstream.storage.prepared import Prepared
 
 DEFAULT_POOL = "default_pool"
 MAX_SLOTS = 2**31 - 1
@@ -149,4 +150,134 @@ def delete_pool(session: Session, name: str) -> Pool:
     pool = get_pool(session, name)
     session.delete(pool)
     session.flush()
+    return pool
+
+
+# --- the stable API (/api/v1/pools): slot usage, ordering, Airflow's create and patch rules ----------
+# order_by names -> columns (the API's `name` is the `pool` column).
+ORDERING = {"name": Pool.pool, "slots": Pool.slots, "id": Pool.id}
+_COUNTED_STATES = (TI.RUNNING.value, TI.QUEUED.value, TI.SCHEDULED.value, TI.DEFERRED.value)
+# What the API may set, by the API's names.
+API_FIELDS = ("name", "slots", "description", "include_deferred")
+# What the default pool lets a PATCH change.
+DEFAULT_POOL_FIELDS = frozenset({"slots", "include_deferred"})
+
+
+def slot_usage(session: Session, names: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """Slots taken per pool and state (running, queued, scheduled, deferred), by the tries' pool_slots."""
+    statement = (
+        select(TaskInstance.pool, TaskInstance.state, func.sum(TaskInstance.pool_slots))
+        .where(TaskInstance.state.in_(_COUNTED_STATES))
+        .group_by(TaskInstance.pool, TaskInstance.state)
+    )
+    if names is not None:
+        statement = statement.where(TaskInstance.pool.in_(names))
+    usage: dict[str, dict[str, int]] = {}
+    for name, state, slots in session.execute(statement):
+        usage.setdefault(name, {})[state] = int(slots or 0)
+    return usage
+
+
+def pool_to_api_json(
+    name: str, slots: int, description: str | None, include_deferred: bool, usage: dict[str, int]
+) -> dict[str, Any]:
+    """Airflow's Pool object. Occupied: running and queued, plus deferred when the pool counts them.
+    An unlimited pool (slots -1) has open_slots -1 too: Airflow's float('inf') is no JSON integer."""
+    running = usage.get(TI.RUNNING.value, 0)
+    queued = usage.get(TI.QUEUED.value, 0)
+    deferred = usage.get(TI.DEFERRED.value, 0)
+    occupied = running + queued + (deferred if include_deferred else 0)
+    return {
+        "deferred_slots": deferred,
+        "description": description,
+        "include_deferred": bool(include_deferred),
+        "name": name,
+        "occupied_slots": occupied,
+        "open_slots": -1 if slots == -1 else slots - occupied,
+        "queued_slots": queued,
+        "running_slots": running,
+        "scheduled_slots": usage.get(TI.SCHEDULED.value, 0),
+        "slots": slots,
+    }
+
+
+def pool_api_json(session: Session, pool: Pool) -> dict[str, Any]:
+    usage = slot_usage(session, [pool.pool]).get(pool.pool, {})
+    return pool_to_api_json(pool.pool, pool.slots, pool.description, pool.include_deferred, usage)
+
+
+def count_pools(session: Session) -> int:
+    return session.scalar(select(func.count(Pool.id))) or 0
+
+
+def list_pools_api_json(
+    session: Session, *, order_by: Any, descending: bool, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    key = order_by.desc() if descending else order_by.asc()
+    tie = Pool.id.desc() if descending else Pool.id.asc()
+    rows = session.execute(
+        select(Pool.pool, Pool.slots, Pool.description, Pool.include_deferred)
+        .order_by(key, tie)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    usage = slot_usage(session, [row[0] for row in rows]) if rows else {}
+    return [
+        pool_to_api_json(name, slots, description, deferred, usage.get(name, {}))
+        for name, slots, description, deferred in rows
+    ]
+
+
+def find_pool(session: Session, name: str) -> Pool | None:
+    return session.scalar(select(Pool).where(Pool.pool == name))
+
+
+def _check_api_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The stored values of the API's fields, checked as the experimental API checks them."""
+    values: dict[str, Any] = {}
+    if "name" in fields:
+        name = _check_name(fields["name"])
+        if len(name) > POOL_NAME_LENGTH:
+            raise BadRequest(f"Pool name can't be more than {POOL_NAME_LENGTH} characters")
+        values["pool"] = name
+    if "slots" in fields:
+        values["slots"] = parse_slots(fields["slots"])
+    if "description" in fields:
+        description = fields["description"]
+        if isinstance(description, str) and "\x00" in description:
+            raise BadRequest("Pool description can't contain NUL characters")
+        values["description"] = description
+    if "include_deferred" in fields:
+        values["include_deferred"] = bool(fields["include_deferred"])
+    return values
+
+
+def create_api_pool(session: Session, fields: dict[str, Any]) -> Pool:
+    """A new pool; Conflict with Airflow's message if the name is taken (the API never upserts)."""
+    values = _check_api_fields(fields)
+    values.setdefault("include_deferred", False)
+    if find_pool(session, values["pool"]) is not None:
+        raise Conflict(f"Pool: {values['pool']} already exists")
+    try:
+        with session.begin_nested():
+            pool = Pool(**values)
+            session.add(pool)
+    except IntegrityError:
+        raise Conflict(f"Pool: {values['pool']} already exists") from None
+    return pool
+
+
+def patch_api_pool(session: Session, pool: Pool, fields: dict[str, Any]) -> Pool:
+    """Set the given API fields of `pool`; a rename onto another pool's name is a Conflict."""
+    values = _check_api_fields(fields)
+    new_name = values.get("pool")
+    if new_name is not None and new_name != pool.pool and find_pool(session, new_name) is not None:
+        raise Conflict(f"Pool: {new_name} already exists")
+    try:
+        with session.begin_nested():
+            for attribute, value in values.items():
+                setattr(pool, attribute, value)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"Pool: {new_name} already exists") from None
     return pool

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, union_all
+from sqlalchemy import bindparam, insert, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
-from slipstream.models import TaskInstance
-from slipstream.prepared import Prepared
+from slipstream.scheduler.transitions import set_ti_state
+from slipstream.storage.models import DagRun, TaskInstance
+from slipstream.storage.prepared import Prepared
 
 _TABLE = TaskInstance.__table__
 # What each task contributes to its row, from the serialized DAG.
@@ -48,6 +49,7 @@ class DagTaskRows:
         self.dag = dag  # kept, so that its id() names no other DAG while this lives
         self.rows: list[_TaskRow] = [_task_row(task) for task in dag["tasks"].values()]
         self._inserts: dict[tuple[int, ...], list[Prepared]] = {}
+        self.literal_mappings = _literal_mappings(dag)
 
     def insert(self, session: Session, *, run_id: str, execution_date: datetime, now: datetime) -> None:
         rows = self.rows
@@ -62,6 +64,50 @@ class DagTaskRows:
         values = {"dag_id": self.dag["dag_id"], "run_id": run_id, "updated_at": now}
         for statement in statements:
             statement.execute(session, values).close()
+        admitted_ids = {self.rows[i][0]["task_id"] for i in admitted} if self.literal_mappings else set()
+        for task_id, length in self.literal_mappings:
+            if task_id in admitted_ids:
+                _expand_placeholder(session, self.dag, run_id, task_id, length, now)
+
+
+def _literal_mappings(dag: dict[str, Any]) -> list[tuple[str, int]]:
+    """Mapped tasks counted from literals only: Airflow creates their indexes with the run (an empty
+    literal keeps its placeholder, skipped later)."""
+    found = []
+    for task in dag["tasks"].values():
+        factors = (task.get("mapping") or {}).get("factors")
+        if factors and all("literal" in f for f in factors):
+            length = 1
+            for factor in factors:
+                length *= int(factor["literal"])
+            if length > 0:
+                found.append((task["task_id"], length))
+    return found
+
+
+def _expand_placeholder(
+    session: Session, dag: dict[str, Any], run_id: str, task_id: str, length: int, now: datetime
+) -> None:
+    """The placeholder (map_index -1) becomes index 0; indexes 1..length-1 are new rows like it."""
+    session.execute(
+        update(_TABLE)
+        .where(
+            _TABLE.c.dag_id == dag["dag_id"],
+            _TABLE.c.run_id == run_id,
+            _TABLE.c.task_id == task_id,
+            _TABLE.c.map_index == -1,
+        )
+        .values(map_index=0)
+    )
+    if length > 1:
+        columns = new_task_instance_columns(dag["tasks"][task_id])
+        session.execute(
+            insert(_TABLE),
+            [
+                {**columns, "dag_id": dag["dag_id"], "run_id": run_id, "updated_at": now, "map_index": index}
+                for index in range(1, length)
+            ],
+        )
 
 
 def _insert_statement(rows: list[dict[str, Any]]):
@@ -133,3 +179,77 @@ class TaskRowsByDag:
 
 
 task_rows_of = TaskRowsByDag()
+
+
+# -- a user setting task instances' state or note (the stable API; Airflow's set_state) --------------
+
+
+def run_ids_around(session: Session, dag_id: str, run_id: str, *, past: bool, future: bool) -> list[str]:
+    """The run, and with past / future every run of the DAG at or before / at or after its logical date."""
+    when = session.scalar(select(DagRun.execution_date).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if when is None:
+        return []
+    if not past and not future:
+        return [run_id]
+    query = select(DagRun.run_id).where(DagRun.dag_id == dag_id)
+    if not past:
+        query = query.where(DagRun.execution_date >= when)
+    if not future:
+        query = query.where(DagRun.execution_date <= when)
+    return list(session.scalars(query))
+
+
+def select_to_mark(
+    session: Session,
+    dag_id: str,
+    task_ids: list[str],
+    run_ids: list[str],
+    new_state: str,
+    *,
+    map_indexes: list[int] | None = None,
+):
+    """(task instance, run's logical date) rows set_state would change: those not in new_state yet."""
+    query = (
+        select(TaskInstance, DagRun.execution_date)
+        .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+        .where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.task_id.in_(task_ids),
+            TaskInstance.run_id.in_(run_ids),
+            or_(TaskInstance.state.is_(None), TaskInstance.state != new_state),
+        )
+        .order_by(DagRun.execution_date, TaskInstance.task_id, TaskInstance.map_index)
+    )
+    if map_indexes is not None:
+        query = query.where(TaskInstance.map_index.in_(map_indexes))
+    return session.execute(query).all()
+
+
+def mark_task_instances(session: Session, tis: list[TaskInstance], new_state: str, *, now: datetime) -> int:
+    """Airflow's TaskInstance.set_state for each: started now if it never started, and ended now if it
+    had not ended (a finished state); compare-and-set against the state read."""
+    moved = 0
+    for ti in tis:
+        start = ti.start_date or now
+        end = ti.end_date or now
+        moved += set_ti_state(
+            session,
+            ti.id,
+            old=ti.state,
+            new=new_state,
+            start_date=start,
+            end_date=end,
+            duration=(end - start).total_seconds(),
+            next_retry_at=None,
+        )
+    return moved
+
+
+def set_task_instance_note(session: Session, ti_id: int, note: str | None) -> None:
+    """The note only: the row's updated_at stays (Airflow keeps notes in a table of their own)."""
+    session.execute(
+        update(TaskInstance)
+        .where(TaskInstance.id == ti_id)
+        .values(note=note, updated_at=TaskInstance.updated_at)
+        .execution_options(synchronize_session=False)
+    )

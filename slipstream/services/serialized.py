@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from slipstream.db import execute_core
 from slipstream.errors import NotFound
-from slipstream.models import DagModel, SerializedDagModel
-from slipstream.prepared import Prepared
+from slipstream.storage.db import execute_core
+from slipstream.storage.models import DagModel, SerializedDagModel
+from slipstream.storage.prepared import Prepared
 
 
 def get_dag_model(session: Session, dag_id: str) -> DagModel:
@@ -91,6 +92,13 @@ def get_serialized_dag(session: Session, dag_id: str) -> dict[str, Any]:
     return data
 
 
+def serialized_hash(session: Session, dag_id: str) -> str | None:
+    """The DAG's serialized hash; None when it has no DagModel row or no serialized DAG (get_serialized_dag's
+    NotFound cases)."""
+    row = _DAG_AND_HASH.first(session, {"dag_id": dag_id})
+    return None if row is None else row[1]
+
+
 def check_dag_exists(session: Session, dag_id: str) -> None:
     """get_serialized_dag's checks, in its order and with its messages, without reading the DAG itself."""
     _dag_row(session, _DAG_AND_SERIALIZED_ID, dag_id)
@@ -102,3 +110,54 @@ def get_serialized_task(session: Session, dag_id: str, task_id: str) -> tuple[di
     if task is None:
         raise NotFound(f"Task {task_id} not found in dag {dag_id}")
     return dag, task
+
+
+def serialized_dags_by_hash(session: Session, hashes: dict[str, str]) -> dict[str, tuple[dict[str, Any], str]]:
+    """The serialized data of DAGs whose hashes were just read (dag_id -> hash), each with the hash of the
+    data given: parsed already for most; read for the others, whose hash is then the one read with the
+    data (another than asked for when the DAG changed in between; left out when it was deleted)."""
+    found: dict[str, tuple[dict[str, Any], str]] = {}
+    missing = []
+    for dag_id, dag_hash in hashes.items():
+        data = _parsed_dags.get(dag_id, dag_hash)
+        if data is None:
+            missing.append(dag_id)
+        else:
+            found[dag_id] = (data, dag_hash)
+    if missing:
+        statement = select(SerializedDagModel.dag_id, SerializedDagModel.data, SerializedDagModel.dag_hash).where(
+            SerializedDagModel.dag_id.in_(missing)
+        )
+        for dag_id, data, dag_hash in session.execute(statement).all():
+            _parsed_dags.put(dag_id, dag_hash, data)
+            found[dag_id] = (data, dag_hash)
+    return found
+
+
+def get_serialized_dags(session: Session, dag_ids: list[str]) -> dict[str, tuple[dict[str, Any], datetime]]:
+    """Several DAGs' serialized data and when it last changed, by dag_id (missing ones left out).
+
+    Two queries at most: the hashes, then the data of those this process has not parsed yet."""
+    if not dag_ids:
+        return {}
+    rows = session.execute(
+        select(SerializedDagModel.dag_id, SerializedDagModel.dag_hash, SerializedDagModel.last_updated).where(
+            SerializedDagModel.dag_id.in_(dag_ids)
+        )
+    ).all()
+    found: dict[str, tuple[dict[str, Any], datetime]] = {}
+    missing: dict[str, datetime] = {}
+    for dag_id, dag_hash, last_updated in rows:
+        data = _parsed_dags.get(dag_id, dag_hash)
+        if data is None:
+            missing[dag_id] = last_updated
+        else:
+            found[dag_id] = (data, last_updated)
+    if missing:
+        statement = select(SerializedDagModel.dag_id, SerializedDagModel.data, SerializedDagModel.dag_hash).where(
+            SerializedDagModel.dag_id.in_(list(missing))
+        )
+        for dag_id, data, dag_hash in session.execute(statement).all():
+            _parsed_dags.put(dag_id, dag_hash, data)
+            found[dag_id] = (data, missing[dag_id])
+    return found

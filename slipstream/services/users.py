@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipstream.config import Settings
-from slipstream.db import session_scope
 from slipstream.errors import BadRequest, Conflict, NotFound
-from slipstream.models import User, utcnow
 from slipstream.passwords import hash_password
 from slipstream.services import audit
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import User, utcnow
 
 USERNAME_MAX_LENGTH = 64
 # Letters, digits and . _ @ + -, starting with a letter or digit: no ':' (Basic auth splits on it),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from slipstream import app as app_module
-from slipstream.app import create_app
+from slipstream.api import app as app_module
+from slipstream.api.app import create_app
 from slipstream.config import Settings
 from tests.api.support import api_settings, build_template_database, copy_database, drop_database
 

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from slipstream.config import Settings
-from slipstream.db import get_engine, session_scope
-from slipstream.models import DagModel, DagRun, Pool, TaskInstance
+from slipstream.storage.db import get_engine, session_scope
+from slipstream.storage.models import DagModel, DagRun, Pool, TaskInstance
 from tests.databases import PostgresDatabases, sqlite_url
 
 BASE = "/api/experimental"
@@ -71,7 +71,7 @@ def build_template_database(
     adds; returns its URL. On SQLite a single file in `home`; on PostgreSQL (`databases` given) a
     template database, which only copy_database may use from then on."""
     from slipstream.dag_processing import process_all
-    from slipstream.migrations.runner import upgrade
+    from slipstream.storage.migrations.runner import upgrade
 
     def load(url: str) -> None:
         settings = api_settings(home, database_url=url)
@@ -93,12 +93,12 @@ def build_template_database(
 def copy_database(template_url: str, home: Path, databases: PostgresDatabases | None) -> str:
     """A database of this test's own, copied from a build_template_database template; returns its URL.
 
-    SQLite: `home`/slipstream.db, a consistent copy (the backup API folds in anything still in the
+    SQLite: `home`/slipstream.storage.db, a consistent copy (the backup API folds in anything still in the
     WAL). PostgreSQL: a clone of the template database."""
     if databases is not None:
         return databases.create(template=make_url(template_url).database)
     source = sqlite3.connect(make_url(template_url).database)
-    destination = sqlite3.connect(home / "slipstream.db")
+    destination = sqlite3.connect(home / "slipstream.storage.db")
     try:
         source.backup(destination)
     finally:

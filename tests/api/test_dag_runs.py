@@ -11,8 +11,8 @@ from urllib.parse import quote_plus
 import pytest
 from sqlalchemy import select
 
-from slipstream.db import session_scope
-from slipstream.models import DagRun, SerializedDagModel
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagRun, SerializedDagModel
 from tests.api.support import (
     BASE,
     BASH_DAG,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import delete, func, select
 
 import slipstream.example_dags
-from slipstream.db import session_scope
-from slipstream.models import DagCode, DagModel, DagRun, SerializedDagModel, TaskInstance
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagCode, DagModel, DagRun, SerializedDagModel, TaskInstance
 from tests.api.support import (
     BASE,
     BASH_DAG,

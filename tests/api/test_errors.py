@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from slipstream.app import SPEC_PATH
+from slipstream.api.app import SPEC_PATH
 from tests.api.support import (
     BASE,
     BASH_DAG,
@@ -41,7 +41,7 @@ class TestUnknownRoute:
             f"{BASE}/pools/a/b",
             f"{BASE}/lineage/{BASH_DAG}",
             "/nope",
-            "/api/v1/dags",
+            "/api/v2/dags",
         ],
     )
     def test_json_404(self, client, path):

@@ -8,7 +8,7 @@ import json
 import pytest
 from starlette.requests import Request
 
-import slipstream.connexion_cache
+import slipstream.api.connexion_cache
 from tests.api.support import BASE, BASH_DAG, assert_error, assert_json, read_run, trigger, trigger_body
 
 
@@ -19,7 +19,7 @@ def no_second_parse(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("the body was parsed again")
 
-    monkeypatch.setattr(slipstream.connexion_cache, "loads_like_json_module", refuse)
+    monkeypatch.setattr(slipstream.api.connexion_cache, "loads_like_json_module", refuse)
     monkeypatch.setattr(Request, "json", refuse)
 
 

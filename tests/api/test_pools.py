@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from slipstream.db import session_scope
-from slipstream.models import Pool
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import Pool
 from tests.api.support import (
     BASE,
     assert_error,

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from slipstream.app import create_app
-from slipstream.db import POSTGRES_READERS, get_engine
+from slipstream.api.app import create_app
+from slipstream.storage.db import POSTGRES_READERS, get_engine
 from tests.api.support import BASE
 from tests.databases import backend
 

@@ -161,9 +161,9 @@ def test_a_task_outlives_its_killed_worker_and_records_itself(settings, redis_br
 def test_a_delivery_for_a_try_no_longer_queued_does_nothing(settings):
     from sqlalchemy import update
 
-    from slipstream.db import session_scope
-    from slipstream.models import TaskInstance
     from slipstream.scheduler.executors.celery_app import run_task_instance
+    from slipstream.storage.db import session_scope
+    from slipstream.storage.models import TaskInstance
 
     add_dag(settings, "routing", ROUTING_DAG)
     run_id = trigger(settings, "routing")

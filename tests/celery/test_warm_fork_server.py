@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from slipstream.db import session_scope
-from slipstream.models import TaskInstance
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import TaskInstance
 from tests.celery.support import start_scheduler, start_worker
 from tests.engine.support import add_dag, ti_states, trigger, wait_for, wait_for_run
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from slipstream.app import create_app
+from slipstream.api.app import create_app
 from slipstream.config import Settings
-from slipstream.db import session_scope
-from slipstream.models import DagModel
+from slipstream.services import users
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagModel
 from tests.api.support import BASE, BASH_DAG, api_settings, build_template_database, copy_database, drop_database
 from tests.databases import PostgresDatabases
+from tests.live_server import ApiServer
 
 # Runs the contract tests can find: the spec's own example date, and dates with task instances.
 SEED_RUNS = [
@@ -23,6 +25,8 @@ SEED_RUNS = [
 # Bare DAG rows for the delete operations to remove, so that deleting does not cost the example DAGs.
 DISPOSABLE_DAG_IDS = [f"disposable_{i:02d}" for i in range(40)]
 EXAMPLE_DAG_IDS = ("example_bash_operator", "example_pool", "example_python_operator")
+# The basic_auth user of live_server.
+USERNAME, PASSWORD = "contract-user", "a long enough password"
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +86,22 @@ def contract_app(contract_app_and_settings):
 @pytest.fixture(scope="module")
 def contract_settings(contract_app_and_settings) -> Settings:
     return contract_app_and_settings[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(contract_template_database, postgres_databases, tmp_path_factory) -> Iterator[ApiServer]:
+    """A real `slipstream api` with basic_auth (user USERNAME), on a seeded copy of the contract database,
+    with two bare DAG rows to delete (client_retired_1 and _2)."""
+    home = tmp_path_factory.mktemp("live_server")
+    settings = api_settings(home, database_url=copy_database(contract_template_database, home, postgres_databases))
+    settings.dags_folder.mkdir(parents=True, exist_ok=True)
+    seed(create_app(settings), settings)
+    with session_scope(settings.database_url) as session:
+        users.create_user(session, USERNAME, PASSWORD, actor={"username": None, "remote_addr": None})
+        session.add_all([DagModel(dag_id=f"client_retired_{i}", fileloc="") for i in (1, 2)])
+    secure = settings.with_overrides(auth_backend="basic_auth")
+    # A fuzzer sends wrong credentials on purpose (Schemathesis's ignored_auth check), far more than the
+    # failed-login limit lets through; the server under contract test runs without that limit.
+    with ApiServer(secure, log=home / "api.log", SLIPSTREAM_AUTH_FAILURES_PER_MINUTE="0") as api:
+        yield api
+    drop_database(settings.database_url, postgres_databases)

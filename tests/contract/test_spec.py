@@ -13,19 +13,20 @@ import yaml
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route, Router
 
-from slipstream.app import BASE_PATH, SPEC_PATH, create_app
+from slipstream.api.app import BASE_PATH, CONTRACTS, SPEC_PATH, V1_SPEC_PATH, create_app
+from slipstream.api.connexion_routing import handler_path
 from tests.api.support import api_settings
 
 SPECS = sorted(SPEC_PATH.parent.glob("*.yaml"))
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-# What Connexion serves beside the operations: the spec itself and the Swagger UI.
+# What Connexion serves beside the operations: each API's spec and its Swagger UI.
 SPEC_AND_UI_ROUTES = {
-    f"{BASE_PATH}/openapi.json",
-    f"{BASE_PATH}/openapi.yaml",
-    f"{BASE_PATH}/ui",
-    f"{BASE_PATH}/ui/",
-    f"{BASE_PATH}/ui/index.html",
+    f"{base}{route}"
+    for base in (BASE_PATH, "/api/v1")
+    for route in ("/openapi.json", "/openapi.yaml", "/ui", "/ui/", "/ui/index.html")
 }
+# The path each spec file is served under.
+BASE_PATHS = {spec: base for base, spec in CONTRACTS}
 
 
 def load(path: Path) -> dict:
@@ -70,7 +71,9 @@ def served_routes():
     for middleware in app.middleware.middleware_stack:
         router = getattr(middleware, "router", None)
         if isinstance(router, Router) and (routes := list(routes_of(router))):
-            found[type(middleware).__name__] = routes
+            # Named after Connexion's class, which slipstream.api.connexion_routing subclasses.
+            connexion_class = next(c for c in type(middleware).__mro__ if c.__module__.startswith("connexion."))
+            found[connexion_class.__name__] = routes
     return found
 
 
@@ -79,8 +82,9 @@ class TestSpecFiles:
     def test_is_valid_openapi(self, path):
         validate(load(path))
 
-    def test_the_experimental_spec_is_among_them(self):
-        assert SPEC_PATH in SPECS
+    def test_the_experimental_and_v1_specs_are_among_them(self):
+        assert {SPEC_PATH, V1_SPEC_PATH} <= set(SPECS)
+        assert set(SPECS) == set(BASE_PATHS)  # every file in openapi/ is served
 
     @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
     def test_operation_ids_are_unique(self, path):
@@ -90,10 +94,15 @@ class TestSpecFiles:
     @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
     def test_every_operation_id_resolves_to_a_handler_function(self, path):
         for method, route, operation in operations(load(path)):
-            operation_id = operation["operationId"]
-            assert operation_id.startswith("handlers."), (method, route, operation_id)
-            function = resolve(operation_id)
-            assert inspect.isfunction(function), (method, route, operation_id)
+            bound = handler_path(operation)
+            assert bound.startswith("handlers."), (method, route, bound)
+            function = resolve(bound)
+            assert inspect.isfunction(function), (method, route, bound)
+
+    def test_operation_ids_of_the_experimental_api_are_not_python_paths(self):
+        # Generators name methods after them: `triggerDagRun`, not `handlers_dag_runs_trigger_dag_run`.
+        for method, route, operation in operations(load(SPEC_PATH)):
+            assert re.fullmatch(r"[a-z][A-Za-z]+", operation["operationId"]), (method, route)
 
     def test_every_link_names_an_operation_of_the_spec(self):
         spec = load(SPEC_PATH)
@@ -118,9 +127,9 @@ class TestRoutes:
     def test_the_router_holds_exactly_the_specs_operations(self, served_routes):
         declared = set()
         for path in SPECS:
-            base = BASE_PATH if path == SPEC_PATH else ""
+            base = BASE_PATHS[path]
             for method, route, operation in operations(load(path)):
-                declared.add((base + route, method, operation["operationId"]))
+                declared.add((base + route, method, handler_path(operation)))
 
         routed = set()
         for route, methods, operation_id in served_routes["RoutingMiddleware"]:

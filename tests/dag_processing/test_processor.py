@@ -7,7 +7,7 @@ import os
 import textwrap
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -27,9 +27,9 @@ from slipstream.dag_processing import (
     run_dag_processor,
     timeout_message,
 )
-from slipstream.db import session_scope
-from slipstream.models import DagCode, DagModel, DagRun, ImportErrorModel, Pool, SerializedDagModel
 from slipstream.sdk.serialization import dag_hash
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagCode, DagModel, DagRun, ImportErrorModel, Pool, SerializedDagModel
 
 GOOD_DAG = """
 from datetime import UTC, datetime
@@ -479,7 +479,12 @@ def test_example_dags_load_only_when_enabled_with_their_pool(settings):
     report = process_all(settings.with_overrides(load_examples=True))
 
     assert report.import_errors == {}
-    assert sorted(report.dag_ids) == ["example_bash_operator", "example_pool", "example_python_operator"]
+    assert sorted(report.dag_ids) == [
+        "example_bash_operator",
+        "example_pool",
+        "example_python_operator",
+        "example_taskflow",
+    ]
     assert report.example_pool_created is True
     with read(settings) as db:
         pool = db.scalar(select(Pool).where(Pool.pool == "example_single_slot_pool"))
@@ -495,7 +500,12 @@ def test_example_dags_load_only_when_enabled_with_their_pool(settings):
         db.scalar(select(Pool).where(Pool.pool == "example_single_slot_pool")).slots = 3
     assert process_all(settings.with_overrides(load_examples=True)).example_pool_created is False
     report = process_all(settings)
-    assert sorted(report.deactivated) == ["example_bash_operator", "example_pool", "example_python_operator"]
+    assert sorted(report.deactivated) == [
+        "example_bash_operator",
+        "example_pool",
+        "example_python_operator",
+        "example_taskflow",
+    ]
     with read(settings) as db:
         assert db.scalar(select(Pool.slots).where(Pool.pool == "example_single_slot_pool")) == 3
 
@@ -512,7 +522,7 @@ def test_example_bash_operator_is_serialized_like_airflow(settings):
     assert data["start_date"] == "2021-01-01T00:00:00+00:00"
     assert (data["catchup"], data["dagrun_timeout"]) == (False, 3600.0)
     assert data["tags"] == ["example", "example2"]
-    assert data["params"] == {"example_key": "example_value"}
+    assert data["params"] == {"example_key": {"default": "example_value", "description": None, "schema": {}}}
     downstream = {task_id: task["downstream_task_ids"] for task_id, task in tasks.items()}
     assert downstream == {
         "runme_0": ["run_after_loop"],
@@ -697,3 +707,58 @@ def test_a_missing_or_empty_dags_folder_is_not_an_error(settings, missing):
         settings.dags_folder.rmdir()
     report = process_all(settings)
     assert report.files == [] and report.dag_ids == []
+
+
+# -- what the stable API reads: next runs, pool warnings, reparse requests -----------------------------
+
+
+def test_a_new_dag_gets_its_next_run_whether_paused_or_not(settings):
+    write(settings.dags_folder, "good.py", GOOD_DAG)
+    process_all(settings.with_overrides(dags_are_paused_at_creation=True))
+    row = dag_row(settings, "good_dag")
+    assert row.is_paused
+    assert row.next_dagrun is not None
+    assert row.next_dagrun_data_interval_end - row.next_dagrun_data_interval_start == timedelta(days=1)
+    assert row.next_dagrun_create_after == row.next_dagrun_data_interval_end
+    write(settings.dags_folder, "none.py", simple_dag("unscheduled"))
+    process_all(settings)
+    assert dag_row(settings, "unscheduled").next_dagrun is None
+
+
+def test_a_task_in_a_missing_pool_is_a_warning_until_the_pool_exists(settings):
+    from slipstream.storage.models import DagWarning
+
+    write(
+        settings.dags_folder,
+        "pooled.py",
+        simple_dag("pooled", extra="")
+        + "    EmptyOperator(task_id='a', pool='zeta_pool')\n    EmptyOperator(task_id='b', pool='alpha_pool')\n",
+    )
+    process_all(settings)
+    with read(settings) as db:
+        (warning,) = db.scalars(select(DagWarning)).all()
+        assert (warning.dag_id, warning.warning_type) == ("pooled", "non-existent pool")
+        assert warning.message == "Dag 'pooled' references non-existent pools: ['alpha_pool', 'zeta_pool']"
+    with session_scope(settings.database_url) as db:
+        db.add_all([Pool(pool="alpha_pool", slots=1), Pool(pool="zeta_pool", slots=1)])
+    process_all(settings, cache=FileCache())
+    with read(settings) as db:
+        assert db.scalars(select(DagWarning)).all() == []
+
+
+def test_a_reparse_request_wakes_the_processor_before_its_interval(settings):
+    from slipstream.services.reparse import request_reparse
+
+    path = write(settings.dags_folder, "first.py", simple_dag("first"))
+    processor = DagFileProcessorThread(settings, interval=300)
+    processor.start()
+    try:
+        assert processor.wait_for_first_pass(timeout=30)
+        path.write_text(simple_dag("first", extra=", description='changed'"))
+        with session_scope(settings.database_url) as db:
+            assert request_reparse(db, str(path), datetime.now(UTC))
+        assert wait_until(lambda: dag_row(settings, "first").description == "changed", timeout=20)
+        with read(settings) as db:
+            assert db.get(DagCode, str(path)).source_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    finally:
+        processor.stop()

@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 
 from slipstream.config import Settings
 from slipstream.dag_processing import process_all
-from slipstream.db import session_scope
-from slipstream.models import DagModel, DagRun, TaskInstance
 from slipstream.services.dag_runs import TriggerRequest, trigger_dag_run
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagModel, DagRun, TaskInstance
 
 FINISHED_RUN = ("success", "failed")
 

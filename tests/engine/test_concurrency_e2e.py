@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from slipstream.db import session_scope
-from slipstream.models import Pool
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import Pool
 from tests.engine.support import (
     add_dag,
     read_runs,

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from slipstream.db import session_scope
-from slipstream.models import DagRun, Job, TaskInstance
 from slipstream.scheduler.loop import SchedulerThread
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagRun, Job, TaskInstance
 from tests.engine.support import FAST_TIMERS, add_dag, read_log, task_instances, trigger, wait_for, wait_for_run
 from tests.live_server import SLIPSTREAM, Process, environment
 

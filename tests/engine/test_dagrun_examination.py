@@ -114,3 +114,35 @@ def test_instances_of_tasks_gone_from_the_dag_are_removed():
     )
     assert changes(exam) == {"old": "removed"}
     assert exam.run_state == "success"
+
+
+def _mapped_dag() -> DAG:
+    with DAG("mapped", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)) as dag:
+        produce = BashOperator(task_id="produce", bash_command="true")
+        BashOperator.partial(task_id="each").expand(bash_command=produce.output)
+    return dag
+
+
+def _rerun_rows() -> list[TiRow]:
+    # A cleared run whose producer ran again: three expanded instances waiting to run.
+    return [TiRow(0, "produce", "success", 2, None, None)] + [
+        TiRow(1 + i, "each", None, 1, None, None, map_index=i) for i in range(3)
+    ]
+
+
+def test_a_rerun_over_fewer_items_removes_the_indexes_past_the_new_count():
+    exam = examine_run(spec_of(_mapped_dag()), _rerun_rows(), run_start=NOW, now=NOW, map_lengths={"produce": 1})
+    assert sorted((c.ti_id, c.new) for c in exam.changes) == [(1, "scheduled"), (2, "removed"), (3, "removed")]
+    assert exam.new_map_indexes == [] and exam.run_state is None
+
+
+def test_a_rerun_over_more_items_adds_the_missing_indexes_scheduled():
+    exam = examine_run(spec_of(_mapped_dag()), _rerun_rows(), run_start=NOW, now=NOW, map_lengths={"produce": 5})
+    assert sorted((c.ti_id, c.new) for c in exam.changes) == [(1, "scheduled"), (2, "scheduled"), (3, "scheduled")]
+    [added] = exam.new_map_indexes
+    assert (added.task_id, added.map_indexes, added.state, added.try_number) == ("each", (3, 4), "scheduled", 1)
+
+
+def test_an_unknown_count_revises_nothing():
+    exam = examine_run(spec_of(_mapped_dag()), _rerun_rows(), run_start=NOW, now=NOW, map_lengths={})
+    assert exam.new_map_indexes == [] and "removed" not in changes(exam).values()

@@ -93,3 +93,14 @@ def test_removed_upstream_counts_as_done():
 def test_unknown_rule_is_an_error():
     with pytest.raises(ValueError):
         rule("sometimes", "success")
+
+
+def test_removed_upstream_indexes_count_for_an_expanded_instance_only():
+    """Airflow 2.10's TriggerRuleDep: an expanded instance (map_index >= 0) discounts removed upstream
+    indexes, and one at or past the upstream's successes is removed; an unmapped one still waits."""
+    mapped = {"m": ("success", "removed", "removed")}
+    assert decide("all_success", ["m"], mapped) is WAIT  # unmapped consumer (apache/airflow#48816)
+    assert decide("all_success", ["m"], mapped, map_index=0) is RUN
+    assert decide("all_success", ["m"], mapped, map_index=1) is Decision.REMOVED
+    assert decide("none_failed", ["m"], mapped, map_index=2) is RUN
+    assert decide("all_success", ["m"], {"m": ("success", "success")}, map_index=1) is RUN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from typer.testing import CliRunner
 
-from slipstream.app import create_app
+from slipstream.api.app import create_app
 from slipstream.cli import app as cli_app
 from slipstream.scheduler.loop import SchedulerThread
 from tests.engine.support import sync_dags, task_instances, wait_for_run

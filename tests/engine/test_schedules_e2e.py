@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from slipstream.db import session_scope
-from slipstream.models import DagModel
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagModel
 from tests.engine.support import add_dag, read_runs, wait_for, wait_for_run
 
 DAILY_DAG = """

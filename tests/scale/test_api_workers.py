@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from slipstream.dag_processing import process_all
-from slipstream.db import session_scope
-from slipstream.models import AuditLog, DagRun, Pool, TaskInstance
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import AuditLog, DagRun, Pool, TaskInstance
 from tests.live_server import ApiServer
 
 pytestmark = pytest.mark.slow

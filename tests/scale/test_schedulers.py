@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from slipstream.db import session_scope
-from slipstream.models import Job, Pool, TaskInstance
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import Job, Pool, TaskInstance
 from tests.databases import backend
 from tests.engine.support import FAST_TIMERS, add_dag, trigger, wait_for, wait_for_run
 from tests.live_server import SLIPSTREAM, Process, environment

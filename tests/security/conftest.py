@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text
 
-from slipstream.app import create_app
-from slipstream.auth import BACKENDS, verified_credentials
+from slipstream.api.app import create_app
+from slipstream.api.auth import BACKENDS, verified_credentials
 from slipstream.config import Settings
-from slipstream.db import get_engine, session_scope
 from slipstream.services import users
+from slipstream.storage.db import get_engine, session_scope
 from tests.api.support import api_settings, build_template_database, copy_database, drop_database
 from tests.databases import PostgresDatabases
 
@@ -76,6 +76,9 @@ def build_app(
     """The app under `backend` on its own copy of the template database, in `home`."""
     home.mkdir(parents=True)
     url = copy_database(template, home, databases)
+    # Most security tests send many wrong passwords from one address on purpose; the failed-login
+    # limits have their own tests (test_auth_limits.py), which set the limit they test.
+    overrides.setdefault("auth_failures_per_minute", 0)
     settings = api_settings(home, auth_backend=backend, database_url=url, **overrides)
     settings.dags_folder.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, validate_responses=True)
@@ -122,7 +125,7 @@ def fresh_credentials_cache() -> Iterator[None]:
 
 
 def user_hash(database_url: str, username: str) -> str | None:
-    from slipstream.models import User
+    from slipstream.storage.models import User
 
     with session_scope(database_url, write=False) as session:
         return session.scalar(select(User.password_hash).where(User.username == username))

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from slipstream.app import BASE_PATH, load_spec
+from slipstream.api.app import BASE_PATH, load_spec
 from tests.api.support import PROBLEM_JSON
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

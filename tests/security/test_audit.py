@@ -10,8 +10,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from slipstream.cli import app as cli
-from slipstream.db import session_scope
-from slipstream.models import AuditLog, DagModel
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import AuditLog, DagModel
 from tests.security.conftest import CLIENT_ADDRESS, GOOD, USERNAME
 
 BASE = "/api/experimental"

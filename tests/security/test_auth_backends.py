@@ -7,10 +7,10 @@ import base64
 import pytest
 
 from slipstream import passwords
-from slipstream.app import create_app, load_spec
+from slipstream.api.app import create_app, load_spec
 from slipstream.config import Settings
-from slipstream.db import session_scope
 from slipstream.services import users
+from slipstream.storage.db import session_scope
 from tests.security.conftest import GOOD, PASSWORD, USERNAME, WRONG, basic
 from tests.security.support import OPERATION_IDS, OPERATIONS, assert_problem, call
 
@@ -133,7 +133,7 @@ def test_verified_credentials_are_cached_not_rehashed(secure, fresh_credentials_
         calls.append(password_hash)
         return real(password_hash, password)
 
-    monkeypatch.setattr("slipstream.auth.verify_password", counting)
+    monkeypatch.setattr("slipstream.api.auth.verify_password", counting)
     for _ in range(5):
         assert secure.client.get(f"{BASE}/test", headers=GOOD).status_code == 200
     assert len(calls) == 1

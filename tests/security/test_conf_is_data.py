@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from slipstream.db import session_scope
-from slipstream.models import DagRun, SerializedDagModel
 from slipstream.scheduler.loop import SchedulerThread
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import DagRun, SerializedDagModel
 from tests.engine.support import ti_states, wait_for_run
 from tests.security.conftest import GOOD
 

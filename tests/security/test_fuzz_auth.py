@@ -6,7 +6,7 @@ from __future__ import annotations
 import schemathesis
 
 from bench.fuzz import run_engine, schemathesis_config
-from slipstream.app import BASE_PATH, load_spec
+from slipstream.api.app import BASE_PATH, load_spec
 from tests.security.conftest import PASSWORD, USERNAME
 
 SEED = 20261126

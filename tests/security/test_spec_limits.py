@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from slipstream.app import load_spec
+from slipstream.api.app import load_spec
 from slipstream.config import Settings
 from tests.security.conftest import GOOD
 from tests.security.support import HTTP_METHODS, _resolve, assert_problem

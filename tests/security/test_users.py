@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from slipstream.cli import app as cli
-from slipstream.db import session_scope
 from slipstream.errors import BadRequest, Conflict, NotFound
 from slipstream.services import users
+from slipstream.storage.db import session_scope
 from tests.security.conftest import basic, snapshot_tables, user_hash
 
 BASE = "/api/experimental"

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from slipstream.db import session_scope
-from slipstream.models import Pool
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import Pool
 from tests.databases import HOST_TAG, PREFIX, PostgresDatabases
 
 

@@ -15,11 +15,11 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from slipstream import group_commit
-from slipstream.db import WriteLockBusy, get_engine, normalize_url, session_scope
 from slipstream.errors import BadRequest
-from slipstream.models import Pool
 from slipstream.services import pools
+from slipstream.storage import group_commit
+from slipstream.storage.db import WriteLockBusy, get_engine, normalize_url, session_scope
+from slipstream.storage.models import Pool
 from tests.databases import backend
 
 sqlite_only = pytest.mark.skipif(

@@ -1,5 +1,6 @@
 """Request bodies are validated against their schema with annotation-only properties left out:
-the same verdict and the same first message as against the schema itself."""
+the same verdict and the same first message as against the schema itself. (What a schema leaves to
+the handler under `x-handler-checks` is left out first, as at run time: tests/unit/test_handler_checks.py.)"""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ import warnings
 import pytest
 from jsonschema import Draft4Validator
 
-from slipstream.app import load_spec
+from slipstream.api.app import load_spec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from connexion.json_schema import Draft4RequestValidator
 
-from slipstream.connexion_cache import without_inert_properties
+from slipstream.api.connexion_cache import without_handler_checks, without_inert_properties
 
 COMPONENTS = load_spec()["components"]["schemas"]
 SCHEMAS = {
-    "TriggerRequest": COMPONENTS["TriggerRequest"],
-    "PoolInput": COMPONENTS["PoolInput"],
+    "TriggerRequest": without_handler_checks(COMPONENTS["TriggerRequest"]),
+    "PoolInput": without_handler_checks(COMPONENTS["PoolInput"]),
     "nested": {
         "type": "object",
         "required": ["inner"],
@@ -97,7 +98,7 @@ def test_the_body_validator_lookup_remembers_what_connexion_would_match():
     """Media types, ranges and misses answer as Connexion's MediaTypeDict does, first time and later."""
     from connexion.datastructures import MediaTypeDict
 
-    from slipstream.connexion_cache import _RememberingMediaTypeDict
+    from slipstream.api.connexion_cache import _RememberingMediaTypeDict
 
     entries = {"application/json": "json", "application/*+json": "plus-json", "text/*": "text", "*/*": "any"}
     narrow = {"application/json": "json"}

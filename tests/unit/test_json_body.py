@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from slipstream.http import loads_like_json_module
+from slipstream.api.http import loads_like_json_module
 
 BODIES = [
     b'{"run_id": "r", "conf": {"a": [1, 2.5, -0.0, null, true, "\\u00e9"]}}',

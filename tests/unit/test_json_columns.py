@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from slipstream.db import _json_dumps, _json_loads
-from slipstream.models import DagModel, DagRun
+from slipstream.storage.db import _json_dumps, _json_loads
+from slipstream.storage.models import DagModel, DagRun
 
 VALUES = [
     {},

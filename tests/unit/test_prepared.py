@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import bindparam, insert, select, text
 
-from slipstream.db import session_scope
-from slipstream.models import AuditLog, DagRun, TaskInstance
-from slipstream.prepared import Prepared
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import AuditLog, DagRun, TaskInstance
+from slipstream.storage.prepared import Prepared
 
 _RUN_VALUES = {
     "dag_id": "d",
@@ -39,6 +39,8 @@ def test_an_insert_stores_what_sqlalchemy_stores(session):
     reference = _row(session, DagRun, reference_pk)
     assert (prepared.pop("dag_id"), prepared.pop("run_id")) == ("d", "prepared")
     assert (reference.pop("dag_id"), reference.pop("run_id")) == ("reference", "reference")
+    # updated_at defaults to the moment of each insert: both set, a moment apart.
+    assert abs(prepared.pop("updated_at") - reference.pop("updated_at")) < timedelta(seconds=5)
     assert prepared == reference
     assert prepared["execution_date"] == datetime(2024, 5, 6, 5, 8, 9, 123456, tzinfo=UTC)
     assert prepared["conf"] == _RUN_VALUES["conf"]

@@ -10,11 +10,11 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from slipstream import db
-from slipstream.db import get_engine, normalize_url, read_scope, session_scope
-from slipstream.migrations.runner import upgrade
-from slipstream.models import Pool
 from slipstream.services import pools
+from slipstream.storage import db
+from slipstream.storage.db import get_engine, normalize_url, read_scope, session_scope
+from slipstream.storage.migrations.runner import upgrade
+from slipstream.storage.models import Pool
 from tests.databases import backend, postgres_admin_url
 
 

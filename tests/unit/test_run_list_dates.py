@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, text
 
 from slipstream.dates import isoformat
-from slipstream.models import DagModel, DagRun, SerializedDagModel
 from slipstream.services.dag_runs import list_dag_runs_json
+from slipstream.storage.models import DagModel, DagRun, SerializedDagModel
 
 DATES = [
     datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),

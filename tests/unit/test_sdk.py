@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from slipstream.sdk import DAG, AirflowException, BashOperator, EmptyOperator, PythonOperator, chain
+from slipstream.sdk.exceptions import DuplicateTaskIdFound
 
 
 def ids(task, direction: str = "downstream") -> set[str]:
@@ -93,22 +94,31 @@ def test_task_defaults_match_airflow():
 
 
 def test_an_invalid_trigger_rule_is_rejected():
-    with DAG("d", schedule=None), pytest.raises(ValueError, match="trigger_rule"):
+    with DAG("d", schedule=None), pytest.raises(AirflowException, match="trigger_rule must be one of") as info:
         EmptyOperator(task_id="t", trigger_rule="when_i_feel_like_it")
+
+    assert str(info.value).endswith(",'d.t'; received 'when_i_feel_like_it'.")
 
 
 def test_a_duplicate_task_id_is_rejected():
     with DAG("d", schedule=None) as dag:
         EmptyOperator(task_id="same")
-        with pytest.raises(ValueError, match="Task id 'same' has already been added to the DAG d"):
+        with pytest.raises(DuplicateTaskIdFound) as info:
             EmptyOperator(task_id="same")
+
+    assert str(info.value) == "Task id 'same' has already been added to the DAG"
 
     assert dag.task_ids == ["same"]
 
 
 def test_unknown_operator_arguments_are_rejected():
-    with DAG("d", schedule=None), pytest.raises(TypeError, match="bash_comand"):
+    with DAG("d", schedule=None), pytest.raises(AirflowException) as info:
         BashOperator(task_id="t", bash_comand="echo typo", bash_command="echo 1")
+
+    assert str(info.value) == (
+        "Invalid arguments were passed to BashOperator (task_id: t). Invalid arguments were:\n"
+        "**kwargs: {'bash_comand': 'echo typo'}"
+    )
 
 
 def test_tasks_in_different_dags_cannot_be_related():

@@ -6,8 +6,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from slipstream.db import get_engine
-from slipstream.migrations.runner import alembic_config, upgrade
+from slipstream.storage.db import get_engine
+from slipstream.storage.migrations.runner import alembic_config, upgrade
 
 
 def _index_definitions(url: str) -> dict[str, str]:

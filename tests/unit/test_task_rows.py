@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from slipstream.models import DagModel, DagRun, TaskInstance
 from slipstream.scheduler.dag_specs import TaskSpec
 from slipstream.services.dag_runs import create_dag_run
+from slipstream.storage.models import DagModel, DagRun, TaskInstance
 
 
 def _task(task_id: str, start: str | None = None, end: str | None = None) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import TypeDecorator
 
-from slipstream.models import UtcDateTime
+from slipstream.storage.models import UtcDateTime
 
 _INSTANTS = [
     datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),

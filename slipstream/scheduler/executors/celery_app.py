@@ -38,10 +38,10 @@ from sqlalchemy import select as sql_select
 
 import slipstream
 from slipstream.config import Settings
-from slipstream.db import session_scope
-from slipstream.models import TaskInstance
 from slipstream.scheduler.executors.zygote import close_pipes, settings_to_dict
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import TaskInstance
 
 logger = logging.getLogger(__name__)
 

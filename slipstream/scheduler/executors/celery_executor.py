@@ -25,13 +25,13 @@ from typing import Any
 from sqlalchemy import select
 
 from slipstream.config import Settings
-from slipstream.db import session_scope
-from slipstream.models import TaskInstance
 from slipstream.scheduler.executors.base import BaseExecutor, TaskEvent
 from slipstream.scheduler.executors.celery_app import DEFAULT_QUEUE, EXAMPLE_DAGS, TASK_NAME, make_celery_app
 from slipstream.scheduler.executors.local import run_request
 from slipstream.scheduler.queueing import QueuedTask
 from slipstream.states import TaskInstanceState as TI
+from slipstream.storage.db import session_scope
+from slipstream.storage.models import TaskInstance
 
 logger = logging.getLogger(__name__)
 

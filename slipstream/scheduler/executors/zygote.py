@@ -336,7 +336,9 @@ class ForkServer:
         now_mono = time.monotonic()
         beat_due = now_mono >= self.next_beat
         retry_due = self.retry_flush_at is not None and now_mono >= self.retry_flush_at
-        if not (self.to_claim or self.exited or self.rendered or beat_due or retry_due):
+        # Rendered fields alone do not start a transaction: they ride on the next one (a claim, an exit or
+        # the heartbeat, within task_heartbeat_interval), and a finished try's outcome carries its own.
+        if not (self.to_claim or self.exited or beat_due or retry_due):
             return
         to_claim, exited = list(self.to_claim), list(self.exited)
         finishing = {id(attempt) for attempt, _ in exited}
@@ -408,7 +410,12 @@ class ForkServer:
 
         request = attempt.request
         path = log_path(
-            self.settings.logs_folder, request["dag_id"], request["run_id"], request["task_id"], attempt.try_number
+            self.settings.logs_folder,
+            request["dag_id"],
+            request["run_id"],
+            request["task_id"],
+            attempt.try_number,
+            request.get("map_index", -1),
         )
         for note in attempt.notes:
             append_to_log(path, note, "WARNING")
@@ -437,9 +444,10 @@ def _warm_up(settings: Settings) -> None:
 
     import sqlalchemy.orm
 
-    from slipstream.db import get_engine
     from slipstream.scheduler import supervision  # noqa: F401
     from slipstream.scheduler.task_runner import warm_up
+    from slipstream.sdk import decorators, metastore, xcom  # noqa: F401  (TaskFlow, XCom, secrets: ~15 ms cold)
+    from slipstream.storage.db import get_engine
 
     sqlalchemy.orm.configure_mappers()
     get_engine(settings.database_url)

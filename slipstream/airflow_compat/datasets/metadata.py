@@ -1,0 +1,3 @@
+from slipstream.sdk.dataset_events import Metadata
+
+__all__ = ["Metadata"]

@@ -1,0 +1,1 @@
+"""`airflow.example_dags`: only what Airflow's example DAGs import from it."""

@@ -1,0 +1,3 @@
+from slipstream.sdk.workday import AfterWorkdayTimetable, WorkdayTimetablePlugin
+
+__all__ = ["AfterWorkdayTimetable", "WorkdayTimetablePlugin"]

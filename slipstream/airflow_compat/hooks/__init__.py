@@ -1,0 +1,1 @@
+"""`airflow.hooks`: import hooks from their modules (airflow.hooks.base)."""

@@ -1,0 +1,3 @@
+from slipstream.sdk.dag import DAG, DagContext
+
+__all__ = ["DAG", "DagContext"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.runtime import DagRun
+
+__all__ = ["DagRun"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.params import DagParam, Param, ParamsDict, process_params
+
+__all__ = ["DagParam", "Param", "ParamsDict", "process_params"]

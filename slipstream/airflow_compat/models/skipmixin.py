@@ -1,0 +1,3 @@
+from slipstream.sdk.branching import SkipMixin
+
+__all__ = ["SkipMixin"]

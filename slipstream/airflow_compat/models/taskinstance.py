@@ -1,0 +1,3 @@
+from slipstream.sdk.runtime import TaskInstance
+
+__all__ = ["TaskInstance"]

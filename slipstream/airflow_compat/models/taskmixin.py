@@ -1,0 +1,3 @@
+from slipstream.sdk.dependencies import DependencyMixin
+
+__all__ = ["DependencyMixin"]

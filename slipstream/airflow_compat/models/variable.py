@@ -1,0 +1,5 @@
+"""`airflow.models.variable`."""
+
+from slipstream.sdk.variables import Variable
+
+__all__ = ["Variable"]

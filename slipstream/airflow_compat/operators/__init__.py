@@ -1,0 +1,1 @@
+"""`airflow.operators`: import operators from their modules (airflow.operators.bash, ...)."""

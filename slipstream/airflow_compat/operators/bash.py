@@ -1,0 +1,3 @@
+from slipstream.sdk.operators import BashOperator
+
+__all__ = ["BashOperator"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.branching import BaseBranchOperator, BranchMixIn
+
+__all__ = ["BaseBranchOperator", "BranchMixIn"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.branching import BranchDateTimeOperator
+
+__all__ = ["BranchDateTimeOperator"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.operators import EmptyOperator
+
+__all__ = ["EmptyOperator"]

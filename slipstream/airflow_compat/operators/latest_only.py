@@ -1,0 +1,3 @@
+from slipstream.sdk.branching import LatestOnlyOperator
+
+__all__ = ["LatestOnlyOperator"]

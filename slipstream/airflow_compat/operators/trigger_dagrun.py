@@ -1,0 +1,3 @@
+from slipstream.sdk.trigger_dagrun import TriggerDagRunOperator
+
+__all__ = ["TriggerDagRunOperator"]

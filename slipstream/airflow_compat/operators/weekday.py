@@ -1,0 +1,3 @@
+from slipstream.sdk.branching import BranchDayOfWeekOperator
+
+__all__ = ["BranchDayOfWeekOperator"]

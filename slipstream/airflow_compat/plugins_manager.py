@@ -1,0 +1,3 @@
+from slipstream.sdk.plugins import AirflowPlugin, AirflowPluginException
+
+__all__ = ["AirflowPlugin", "AirflowPluginException"]

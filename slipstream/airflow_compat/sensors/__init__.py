@@ -1,0 +1,1 @@
+"""`airflow.sensors`: import sensors from their modules."""

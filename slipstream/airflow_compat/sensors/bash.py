@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.bash import BashSensor
+
+__all__ = ["BashSensor"]

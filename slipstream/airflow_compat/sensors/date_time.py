@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.time import DateTimeSensor, DateTimeSensorAsync
+
+__all__ = ["DateTimeSensor", "DateTimeSensorAsync"]

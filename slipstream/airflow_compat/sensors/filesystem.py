@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.filesystem import FileSensor
+
+__all__ = ["FileSensor"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.time import TimeDeltaSensor, TimeDeltaSensorAsync
+
+__all__ = ["TimeDeltaSensor", "TimeDeltaSensorAsync"]

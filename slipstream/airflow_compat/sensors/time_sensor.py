@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.time import TimeSensor, TimeSensorAsync
+
+__all__ = ["TimeSensor", "TimeSensorAsync"]

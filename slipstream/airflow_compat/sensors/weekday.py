@@ -1,0 +1,3 @@
+from slipstream.sdk.sensors.time import DayOfWeekSensor
+
+__all__ = ["DayOfWeekSensor"]

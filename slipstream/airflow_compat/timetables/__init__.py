@@ -1,0 +1,1 @@
+"""`airflow.timetables`: the timetable modules below."""

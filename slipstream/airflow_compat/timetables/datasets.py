@@ -1,0 +1,3 @@
+from slipstream.sdk.timetables import DatasetOrTimeSchedule
+
+__all__ = ["DatasetOrTimeSchedule"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.timetables import CronDataIntervalTimetable, DeltaDataIntervalTimetable
+
+__all__ = ["CronDataIntervalTimetable", "DeltaDataIntervalTimetable"]

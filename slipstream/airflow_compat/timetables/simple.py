@@ -1,0 +1,3 @@
+from slipstream.sdk.timetables import DatasetTriggeredTimetable, NullTimetable, OnceTimetable
+
+__all__ = ["DatasetTriggeredTimetable", "NullTimetable", "OnceTimetable"]

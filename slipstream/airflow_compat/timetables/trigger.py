@@ -1,0 +1,3 @@
+from slipstream.sdk.timetables import CronTriggerTimetable
+
+__all__ = ["CronTriggerTimetable"]

@@ -1,0 +1,1 @@
+"""`airflow.triggers`: import triggers from their modules."""

@@ -1,0 +1,3 @@
+from slipstream.sdk.triggers.external_task import DagStateTrigger, WorkflowTrigger
+
+__all__ = ["DagStateTrigger", "WorkflowTrigger"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.triggers.file import FileTrigger
+
+__all__ = ["FileTrigger"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.triggers.temporal import DateTimeTrigger, TimeDeltaTrigger
+
+__all__ = ["DateTimeTrigger", "TimeDeltaTrigger"]

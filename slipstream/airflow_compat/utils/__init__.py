@@ -1,0 +1,1 @@
+"""`airflow.utils`: import helpers from their modules (airflow.utils.trigger_rule, ...)."""

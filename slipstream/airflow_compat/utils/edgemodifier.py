@@ -1,0 +1,3 @@
+from slipstream.sdk.edges import EdgeModifier, Label
+
+__all__ = ["EdgeModifier", "Label"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.task_group import TaskGroup, TaskGroupContext
+
+__all__ = ["TaskGroup", "TaskGroupContext"]

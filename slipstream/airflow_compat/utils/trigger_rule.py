@@ -1,0 +1,3 @@
+from slipstream.sdk.operators import TriggerRule
+
+__all__ = ["TriggerRule"]

@@ -1,0 +1,3 @@
+from slipstream.sdk.weekday import WeekDay
+
+__all__ = ["WeekDay"]

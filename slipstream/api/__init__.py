@@ -1,0 +1,2 @@
+"""The HTTP plumbing both contracts share: the app factory, authentication, request parsing and limits,
+and the Connexion tuning."""
