@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session
 
 from slipstream.scheduler.dag_specs import DagSpecCache
@@ -149,13 +149,16 @@ def reset_orphans(session: Session, *, my_job_id: int | None, now: datetime, hea
     and are judged by their own heartbeats.
     """
     limit = now - timedelta(seconds=health_threshold)
+    # The caller is alive whatever its last heartbeat says: a pass slower than the threshold (a loaded
+    # machine) must not make a scheduler reset its own queued tries and run them again as new ones.
+    others = Job.id != my_job_id if my_job_id is not None else true()
     session.execute(
         update(Job)
-        .where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running", Job.latest_heartbeat < limit)
+        .where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running", Job.latest_heartbeat < limit, others)
         .values(state="failed", end_date=now)
         .execution_options(synchronize_session=False)
     )
-    alive = select(Job.id).where(Job.job_type == SCHEDULER_JOB_TYPE, Job.state == "running")
+    alive = select(Job.id).where(Job.job_type == SCHEDULER_JOB_TYPE, or_(Job.state == "running", Job.id == my_job_id))
     rows = session.execute(
         select(TaskInstance.id, TaskInstance.try_number).where(
             TaskInstance.state == TI.QUEUED.value,

@@ -6,6 +6,7 @@ wait it out too."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import subprocess
 import threading
@@ -230,16 +231,20 @@ def small_disk(tmp_path, postgres_databases) -> Path:
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
+def fill(disk: Path, name: str = "filler", size: int | None = None) -> Path:
+    """Write `size` bytes, or up to the last byte the disk has. A storm on a slow machine may have
+    filled it already (its WAL grows while readers hold back checkpoints): then nothing is written."""
+    path = disk / name
+    chunk = b"\0" * 65536
+    try:
+        with open(path, "wb") as handle:
+            while size is None or handle.tell() < size:
+                handle.write(chunk)
                 handle.flush()
-        except OSError:
-            pass
-    return filler
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    return path
 
 
 def test_the_scheduler_waits_out_a_full_disk_and_no_acknowledged_run_is_lost(small_disk, tmp_path):
@@ -253,6 +258,8 @@ def test_the_scheduler_waits_out_a_full_disk_and_no_acknowledged_run_is_lost(sma
     settings.dags_folder.mkdir()
     upgrade(settings.database_url, default_pool_slots=settings.default_pool_slots)
     add_dag(settings, DAG_ID, DAG_SOURCE)
+    # Set aside first, so that freeing it makes room even if the storm itself filled the disk.
+    ballast = fill(small_disk, "ballast", 64 * 1024 * 1024)
     scheduler = start_scheduler(settings, tmp_path)
     try:
         with Storm(api_client(settings)) as storm:
@@ -263,7 +270,8 @@ def test_the_scheduler_waits_out_a_full_disk_and_no_acknowledged_run_is_lost(sma
             wait_for(lambda: storm.statuses.get(503, 0) > 0, 60, "the API to answer 503")
             time.sleep(2)
             assert scheduler.popen.poll() is None, scheduler.output()[-3000:]
-            filler.unlink()
+            filler.unlink(missing_ok=True)
+            ballast.unlink()
             storm.wait_for_acknowledgements(30, 60)
         assert_every_acknowledged_run_ends(settings.database_url, storm, scheduler)
         assert_outage_logged_once(scheduler.output(), "Scheduler")
