@@ -125,8 +125,8 @@ TASK_INSTANCE_TRANSITIONS: frozenset[tuple[str | None, str | None]] = frozenset(
         (TI.DEFERRED, TI.FAILED),
         (TI.RESTARTING, TI.UP_FOR_RETRY),
         (TI.RESTARTING, TI.FAILED),
-        # A clear: what finished (or waits to be started again) starts over.
-        *((state, None) for state in (*FINISHED_TI_STATES, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE)),
+        # A clear: whatever the state, the instance starts over (a running try is restarting first).
+        *((state, None) for state in TI if state != TI.RUNNING),
         # dagrun_timeout: every unfinished instance is skipped, running ones included.
         *((state, TI.SKIPPED) for state in _UNFINISHED_ENUM),
         # A user marks instances (the stable API's PATCH and updateTaskInstancesState, Airflow's

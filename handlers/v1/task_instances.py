@@ -277,7 +277,7 @@ def _resume_downstream(
 ) -> None:
     """Airflow's set_task_instance_state, once committed: failed and upstream_failed instances downstream
     of the task (in the runs concerned, but for those just marked) are cleared, so that they run again."""
-    downstream = [t for t in clearing.task_relatives(tasks, [task_id], upstream=False, downstream=True) if t != task_id]
+    downstream = [t for t in clearing.clear_subset(tasks, [task_id], upstream=False, downstream=True) if t != task_id]
     if not downstream or not run_ids:
         return
     rows = session.scalars(

@@ -43,6 +43,11 @@ def register_job(session: Session, job_type: str, now: datetime) -> int:
     return job.id
 
 
+# States in which an instance's try has a process the executor reports on (restarting: cleared while
+# running, its process being terminated).
+_PROCESS_STATES = frozenset({TI.QUEUED.value, TI.RUNNING.value, TI.RESTARTING.value})
+
+
 def _fail_try(
     session: Session,
     specs: DagSpecCache,
@@ -66,6 +71,7 @@ def _fail_try(
         max_tries=row.max_tries,
         start_date=row.start_date,
         now=now,
+        restarting=row.state == TI.RESTARTING.value,
     )
     new = values.pop("state")
     moved = set_ti_state(session, row.id, old=row.state, new=new, expect_try=row.try_number, **values)
@@ -103,7 +109,7 @@ def _try_rows(session: Session, *conditions):
 def handle_executor_events(
     session: Session, specs: DagSpecCache, events: Iterable[TaskEvent], *, now: datetime, logs_folder
 ) -> int:
-    """Act on tries whose process ended while the database still says queued or running."""
+    """Act on tries whose process ended while the database still says queued, running or restarting."""
     gone = {e.key: e for e in events if e.kind in ("exited", "lost")}
     if not gone:
         return 0
@@ -111,7 +117,7 @@ def handle_executor_events(
     rows = _try_rows(session, TaskInstance.id.in_([key[0] for key in gone]))
     for row in rows:
         event = gone.get((row.id, row.try_number))
-        if event is None or row.state not in (TI.QUEUED.value, TI.RUNNING.value):
+        if event is None or row.state not in _PROCESS_STATES:
             continue
         if event.kind == "lost":
             if row.state == TI.QUEUED.value and set_ti_state(
@@ -125,11 +131,11 @@ def handle_executor_events(
 
 
 def handle_zombies(session: Session, specs: DagSpecCache, *, now: datetime, threshold: float, logs_folder) -> int:
-    """Running tries whose process stopped heartbeating for `threshold` seconds."""
+    """Running (or restarting) tries whose process stopped heartbeating for `threshold` seconds."""
     limit = now - timedelta(seconds=threshold)
     rows = _try_rows(
         session,
-        TaskInstance.state == TI.RUNNING.value,
+        TaskInstance.state.in_([TI.RUNNING.value, TI.RESTARTING.value]),
         or_(
             TaskInstance.last_heartbeat_at < limit,
             (TaskInstance.last_heartbeat_at.is_(None)) & (TaskInstance.start_date < limit),

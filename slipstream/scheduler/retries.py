@@ -63,8 +63,9 @@ def retry_delay_seconds(
     return delay
 
 
-def is_eligible_to_retry(policy: RetryPolicy, *, try_number: int, max_tries: int) -> bool:
-    return policy.retries > 0 and try_number <= max_tries
+def is_eligible_to_retry(policy: RetryPolicy, *, try_number: int, max_tries: int, restarting: bool = False) -> bool:
+    # A try cleared while it ran (restarting) always gets another (Airflow's _is_eligible_to_retry).
+    return restarting or (policy.retries > 0 and try_number <= max_tries)
 
 
 def failure_values(
@@ -78,13 +79,14 @@ def failure_values(
     start_date: datetime | None,
     now: datetime,
     allow_retry: bool = True,
+    restarting: bool = False,
 ) -> dict[str, Any]:
     """Column values for a failed try: up_for_retry (with next_retry_at) when allowed, else failed."""
     values: dict[str, Any] = {
         "end_date": now,
         "duration": (now - start_date).total_seconds() if start_date is not None else None,
     }
-    if allow_retry and is_eligible_to_retry(policy, try_number=try_number, max_tries=max_tries):
+    if allow_retry and is_eligible_to_retry(policy, try_number=try_number, max_tries=max_tries, restarting=restarting):
         delay = retry_delay_seconds(
             policy, dag_id=dag_id, task_id=task_id, execution_date=execution_date, try_number=try_number
         )

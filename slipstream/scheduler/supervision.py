@@ -252,6 +252,20 @@ def record(session: Session, attempt: Try, *, now: datetime, returncode: int | N
     task_map = values.pop("task_map", None)
     moved = set_ti_state(session, attempt.ti_id, old=TI.RUNNING, new=new, expect_try=attempt.try_number, **values)
     if not moved:
+        request = attempt.request
+        if end_restarted_try(
+            session,
+            attempt.ti_id,
+            try_number=attempt.try_number,
+            policy=RetryPolicy(**(request.get("retry") or {})),
+            dag_id=request["dag_id"],
+            task_id=request["task_id"],
+            execution_date=attempt.execution_date,
+            start_date=attempt.start_date,
+            now=now,
+        ):
+            attempt.notes.append("The task instance was cleared while running. Marking task as UP_FOR_RETRY.")
+            return TI.UP_FOR_RETRY.value
         attempt.notes.append(f"The task instance was changed while finishing; not recording {new}.")
         return None
     if dataset_events:  # the try's dataset events land with its success (task-model §13)
@@ -278,3 +292,32 @@ def record(session: Session, attempt: Try, *, now: datetime, returncode: int | N
             items=xcoms,
         )
     return new
+
+
+def end_restarted_try(
+    session: Session,
+    ti_id: int,
+    *,
+    try_number: int,
+    policy: RetryPolicy,
+    dag_id: str,
+    task_id: str,
+    execution_date: datetime,
+    start_date: datetime | None,
+    now: datetime,
+) -> bool:
+    """A try cleared while it ran (restarting) ends up_for_retry, whatever its outcome and retries:
+    the clear asked for it to run again (Airflow's handle_failure of a restarting instance)."""
+    values = failure_values(
+        policy,
+        dag_id=dag_id,
+        task_id=task_id,
+        execution_date=execution_date,
+        try_number=try_number,
+        max_tries=0,
+        start_date=start_date,
+        now=now,
+        restarting=True,
+    )
+    new = values.pop("state")
+    return set_ti_state(session, ti_id, old=TI.RESTARTING, new=new, expect_try=try_number, **values)

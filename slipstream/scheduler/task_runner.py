@@ -45,6 +45,7 @@ from slipstream.scheduler.expansion import record_task_map
 from slipstream.scheduler.logs import log_line, log_path
 from slipstream.scheduler.masking import MaskingStream
 from slipstream.scheduler.retries import RetryPolicy, failure_values
+from slipstream.scheduler.supervision import end_restarted_try
 from slipstream.scheduler.templating import dag_environment, make_environment, render_template_fields, render_value
 from slipstream.scheduler.transitions import set_ti_state
 from slipstream.scheduler.write_lock import write_session
@@ -191,6 +192,7 @@ class TaskRunner:
         self.map_index: int = request.get("map_index", -1)
         self.task_map: dict[str, Any] | None = None  # the return value's length, for mapped dependants
         self.rendered_map_index: str | None = None
+        self.execution_date: datetime | None = None  # the run's, once the fork server sent it
 
     # -- output ---------------------------------------------------------------------------------
     def redirect_output(self) -> None:
@@ -237,6 +239,7 @@ class TaskRunner:
         started = _date(go["start_date"])
         ti_row = go["ti"]
         run_row = decode_dates(go["run"])
+        self.execution_date = run_row["execution_date"]
         previous = PreviousSuccess(*[_date(v) for v in go["previous_success"]]) if go["previous_success"] else None
         max_tries = ti_row["max_tries"]
         self.next_method, self.next_kwargs = ti_row.get("next_method"), ti_row.get("next_kwargs")
@@ -554,8 +557,24 @@ class TaskRunner:
                     items=xcoms,
                 )
         if not moved:
-            # Someone else decided (dagrun_timeout, a zombie sweep): their state stands.
-            self.log(f"The task instance was changed while finishing; not recording {new}.", "WARNING")
+            # Cleared while running: it goes up for retry. Otherwise someone else decided (dagrun_timeout,
+            # a zombie sweep, a user's mark): their state stands.
+            with write_session(self.settings.database_url) as session:
+                restarted = end_restarted_try(
+                    session,
+                    self.ti_id,
+                    try_number=self.try_number,
+                    policy=self.retry,
+                    dag_id=self.dag_id,
+                    task_id=self.task_id,
+                    execution_date=self.execution_date,
+                    start_date=self.started,
+                    now=values["end_date"],
+                )
+            if restarted:
+                self.log("The task instance was cleared while running. Marking task as UP_FOR_RETRY.", "WARNING")
+            else:
+                self.log(f"The task instance was changed while finishing; not recording {new}.", "WARNING")
         return 0
 
 

@@ -1,8 +1,10 @@
-"""Clearing a DAG run (Airflow's clear_task_instances for a whole run): its task instances start over.
+"""Clearing (Airflow's clear_task_instances): task instances start over, as DAG.clear does it.
 
-Every task instance loses its state (and may run as many more tries as it has retries); the run goes
-back to `queued`, so the scheduler starts it again. Used by TriggerDagRunOperator(reset_dag_run=True)
-and the stable API's POST .../dagRuns/{run_id}/clear (whose dry run lists what would be cleared).
+Every instance of a clear loses its state and may run as many more tries as its task has retries; a
+running one becomes `restarting` instead, so that its supervisor terminates the try, which then goes
+up_for_retry whatever its retries. Finished runs of the cleared instances are queued again; running
+ones carry on. Used by TriggerDagRunOperator(reset_dag_run=True), the stable API's POST
+.../dagRuns/{run_id}/clear (whose dry run lists what would be cleared) and clearTaskInstances.
 """
 
 from __future__ import annotations
@@ -12,79 +14,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from slipstream.dates import utcnow
 from slipstream.scheduler.transitions import set_run_state, set_ti_state
 from slipstream.services.external_markers import follow_markers, serialized_tasks
 from slipstream.services.task_history import record_tries
-from slipstream.states import FINISHED_RUN_STATES, FINISHED_TI_STATES, DagRunState
+from slipstream.states import FINISHED_RUN_STATES, DagRunState
 from slipstream.states import TaskInstanceState as TI
-from slipstream.storage.models import DagRun, SerializedDagModel, TaskInstance, TaskReschedule, Trigger
-
-# Instances a clear resets; in-flight ones (queued, running, deferred) are left to finish as they are.
-_CLEARABLE = {*FINISHED_TI_STATES, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.SCHEDULED}
+from slipstream.storage.models import DagRun, TaskInstance, TaskReschedule, Trigger
 
 
 def clear_dag_run(session: Session, dag_id: str, run_id: str, *, follow_markers_too: bool = True) -> bool:
-    """Reset the run's task instances and queue the run again; False when the run does not exist.
-    What its ExternalTaskMarkers reach in other DAGs is cleared too (MarkerError when one cannot be
-    followed: then nothing is cleared)."""
-    if follow_markers_too:
-        own = session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        ).all()
-        reached = [ti for ti, _ in follow_markers(session, own, states=None, tasks_of=serialized_tasks(session))]
-    else:
-        reached = []
-    run = session.execute(
-        select(DagRun.id, DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-    ).first()
-    if run is None:
+    """Clear every task instance of the run; False when the run does not exist. What its
+    ExternalTaskMarkers reach in other DAGs is cleared too (MarkerError when one cannot be followed:
+    then nothing is cleared)."""
+    if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is None:
         return False
-    data = session.scalar(select(SerializedDagModel.data).where(SerializedDagModel.dag_id == dag_id)) or {}
-    tasks = data.get("tasks") or {}
-    rows = session.execute(
-        select(TaskInstance.id, TaskInstance.task_id, TaskInstance.state, TaskInstance.try_number).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
-        )
-    ).all()
-    record_tries(session, [ti_id for ti_id, _task, state, _try in rows if state in _CLEARABLE], now=utcnow())
-    for ti_id, task_id, state, try_number in rows:
-        if state is None or state not in _CLEARABLE:
-            continue
-        retries = int((tasks.get(task_id) or {}).get("retries") or 0)
-        set_ti_state(
-            session,
-            ti_id,
-            old=state,
-            new=None,
-            max_tries=try_number + retries,  # as many more tries as the task has retries
-            next_retry_at=None,
-            trigger_id=None,
-            trigger_timeout=None,
-            next_method=None,
-            next_kwargs=None,
-        )
-    # A reschedule-mode sensor's timeout starts again.
-    session.execute(delete(TaskReschedule).where(TaskReschedule.dag_id == dag_id, TaskReschedule.run_id == run_id))
-    # Airflow's clear_task_instances: queued again, no scheduling decision yet, one more clear counted.
-    requeued = {"queued_at": utcnow(), "start_date": None, "end_date": None, "last_scheduling_decision": None}
-    if run.state != DagRunState.QUEUED:
-        set_run_state(session, run.id, old=run.state, new=DagRunState.QUEUED, **requeued)
-    else:
-        session.execute(
-            update(DagRun).where(DagRun.id == run.id).values(**requeued).execution_options(synchronize_session=False)
-        )
-    session.execute(
-        update(DagRun)
-        .where(DagRun.id == run.id)
-        .values(clear_number=DagRun.clear_number + 1)
-        .execution_options(synchronize_session=False)
+    own = list(
+        session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
     )
+    tasks_of = serialized_tasks(session)
+    reached = []
+    if follow_markers_too:
+        reached = [ti for ti, _ in follow_markers(session, own, states=None, tasks_of=tasks_of)]
+    now = utcnow()
+    clear_task_instances(session, own, tasks_of(dag_id) or {}, reset_dag_runs=True, now=now)
     if reached:
-        clear_marked_external_instances(session, reached, now=utcnow())
+        clear_marked_external_instances(session, reached, now=now)
     return True
 
 
@@ -159,17 +117,70 @@ def task_relatives(tasks: dict[str, Any], task_ids: Iterable[str], *, upstream: 
     chosen = [t for t in task_ids if t in tasks]
     found = set(chosen)
     for direction, wanted in (("upstream_task_ids", upstream), ("downstream_task_ids", downstream)):
-        if not wanted:
-            continue
-        todo = list(chosen)
-        seen: set[str] = set()
-        while todo:
-            for relative in (tasks.get(todo.pop()) or {}).get(direction) or ():
-                if relative not in seen:
-                    seen.add(relative)
-                    todo.append(relative)
-        found |= seen
+        if wanted:
+            found |= _flat_relatives(tasks, chosen, direction)
     return sorted(found)
+
+
+def clear_subset(tasks: dict[str, Any], task_ids: Iterable[str], *, upstream: bool, downstream: bool) -> list[str]:
+    """What clearing `task_ids` clears (Airflow's DAG.partial_subset): their relatives as asked, and the
+    setups (with their teardowns) the chosen work needs, so that a cleared task runs in its setups'
+    scope again; a cleared setup brings its teardowns."""
+    chosen = [t for t in task_ids if t in tasks]
+    found = set(chosen)
+
+    def is_setup(task_id: str) -> bool:
+        return bool(tasks[task_id].get("is_setup"))
+
+    def is_teardown(task_id: str) -> bool:
+        return bool(tasks[task_id].get("is_teardown"))
+
+    def direct(task_id: str, direction: str) -> list[str]:
+        return [t for t in tasks[task_id].get(direction) or () if t in tasks]
+
+    def teardowns_of(setup: str, but: str) -> set[str]:
+        return {t for t in direct(setup, "downstream_task_ids") if is_teardown(t) and t != but}
+
+    def relevant_setups_and_teardowns(task_id: str) -> set[str]:
+        # Upstream setups with no teardown, or with one downstream of the task, and their teardowns.
+        downstream_teardowns = {t for t in _flat_relatives(tasks, [task_id], "downstream_task_ids") if is_teardown(t)}
+        relevant: set[str] = set()
+        for setup in _flat_relatives(tasks, [task_id], "upstream_task_ids"):
+            if not is_setup(setup):
+                continue
+            teardowns = {t for t in direct(setup, "downstream_task_ids") if is_teardown(t)}
+            if not teardowns or teardowns & downstream_teardowns:
+                relevant |= {setup} | teardowns_of(setup, task_id)
+        return relevant
+
+    for task_id in chosen:
+        if downstream:
+            for relative in _flat_relatives(tasks, [task_id], "downstream_task_ids"):
+                found.add(relative)
+                if relative not in chosen and not is_setup(relative) and not is_teardown(relative):
+                    found |= relevant_setups_and_teardowns(relative)
+        if upstream:
+            for relative in _flat_relatives(tasks, [task_id], "upstream_task_ids"):
+                found.add(relative)
+                if is_setup(relative):
+                    found |= teardowns_of(relative, task_id)
+        elif not is_setup(task_id) and not is_teardown(task_id):
+            found |= relevant_setups_and_teardowns(task_id)
+        if is_setup(task_id) and not downstream:
+            found |= teardowns_of(task_id, "")
+    return sorted(found)
+
+
+def _flat_relatives(tasks: dict[str, Any], task_ids: Iterable[str], direction: str) -> set[str]:
+    """Every task reached from `task_ids` along `direction` (upstream_task_ids or downstream_task_ids)."""
+    todo = list(task_ids)
+    seen: set[str] = set()
+    while todo:
+        for relative in (tasks.get(todo.pop()) or {}).get(direction) or ():
+            if relative not in seen:
+                seen.add(relative)
+                todo.append(relative)
+    return seen
 
 
 def select_clearable(session: Session, dag_id: str, tasks: dict[str, Any], request: ClearRequest):
@@ -182,7 +193,7 @@ def select_clearable(session: Session, dag_id: str, tasks: dict[str, Any], reque
         .order_by(DagRun.execution_date, TaskInstance.task_id, TaskInstance.map_index)
     )
     if request.task_ids is not None:
-        chosen = task_relatives(
+        chosen = clear_subset(
             tasks, request.task_ids, upstream=request.include_upstream, downstream=request.include_downstream
         )
         query = query.where(TaskInstance.task_id.in_(sorted(set(chosen) | set(request.task_ids))))
@@ -220,13 +231,16 @@ def clear_selected(
 def clear_task_instances(
     session: Session, tis: list[TaskInstance], tasks: dict[str, Any], *, reset_dag_runs: bool, now: datetime
 ) -> None:
-    """Airflow's clear_task_instances: each finished (or waiting) instance's try goes to its history,
-    then it loses its state and may run as many more tries as its task has retries (its try number is
-    kept: the next try is scheduled as try_number + 1). In-flight instances (queued, running,
-    deferred) are left to finish. With reset_dag_runs, finished runs of the cleared instances are queued."""
-    cleared = [ti for ti in tis if ti.state is not None and ti.state in _CLEARABLE]
+    """Airflow's clear_task_instances: each instance's current try goes to its history; a running one
+    becomes restarting, any other loses its state and may run as many more tries as its task has
+    retries (its try number is kept: the next try is scheduled as try_number + 1). With
+    reset_dag_runs, the finished runs of the instances are queued again, one more clear counted."""
+    cleared = [ti for ti in tis if ti.state is not None]
     record_tries(session, [ti.id for ti in cleared], now=now)
     for ti in cleared:
+        if ti.state == TI.RUNNING:
+            set_ti_state(session, ti.id, old=TI.RUNNING, new=TI.RESTARTING, expect_try=ti.try_number)
+            continue
         retries = int((tasks.get(ti.task_id) or {}).get("retries") or 0)
         set_ti_state(
             session,
@@ -241,6 +255,7 @@ def clear_task_instances(
             next_kwargs=None,
             external_executor_id=None,
         )
+    # A reschedule-mode sensor's timeout starts again.
     for dag_id, run_id in sorted({(ti.dag_id, ti.run_id) for ti in cleared}):
         session.execute(
             delete(TaskReschedule).where(
@@ -256,12 +271,15 @@ def clear_task_instances(
             select(DagRun.id, DagRun.state, DagRun.clear_number).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
         ).first()
         if run is not None and run.state in FINISHED_RUN_STATES:
+            # Airflow's DagRun.state setter: queued now, no start or end, no scheduling decision yet.
             set_run_state(
                 session,
                 run.id,
                 old=run.state,
                 new=DagRunState.QUEUED,
+                queued_at=now,
                 start_date=None,
                 end_date=None,
+                last_scheduling_decision=None,
                 clear_number=(run.clear_number or 0) + 1,
             )

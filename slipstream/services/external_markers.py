@@ -115,9 +115,9 @@ def _follow(session, tis, states, tasks_of, found, seen, *, depth: int, max_dept
         external_tasks = tasks_of(external_dag_id)
         if external_tasks is None:
             raise MarkerError(f"Could not find dag {external_dag_id}")
-        from slipstream.services.clearing import task_relatives
+        from slipstream.services.clearing import clear_subset
 
-        wanted = task_relatives(external_tasks, [external_task_id], upstream=False, downstream=True)
+        wanted = clear_subset(external_tasks, [external_task_id], upstream=False, downstream=True)
         for run_id, execution_date in targets:
             query = select(TaskInstance).where(
                 TaskInstance.dag_id == external_dag_id,

@@ -115,3 +115,26 @@ def test_short_circuit_never_skips_a_teardown(engine_settings, scheduler):
         "w": "skipped",
         "t": "success",
     }
+
+
+def test_clearing_work_runs_its_setup_and_teardown_again(engine_settings, scheduler):
+    from slipstream.api.app import create_app
+    from tests.engine.support import task_instances
+
+    add_dag(engine_settings, "clear_scope", _dag("clear_scope"))
+    run_id = trigger(engine_settings, "clear_scope")
+    assert wait_for_run(engine_settings, "clear_scope", run_id) == "success"
+
+    api = create_app(engine_settings.with_overrides(auth_backend="default")).test_client()
+    body = {"dag_run_id": run_id, "task_ids": ["work"], "only_failed": False, "dry_run": False, "reset_dag_runs": True}
+    cleared = api.post("/api/v1/dags/clear_scope/clearTaskInstances", json=body)
+    assert cleared.status_code == 200, cleared.text
+    # Airflow's partial_subset: the work's setup and teardown are cleared with it, its downstream is not.
+    assert sorted(ti["task_id"] for ti in cleared.json()["task_instances"]) == [
+        "create_cluster",
+        "delete_cluster",
+        "work",
+    ]
+    assert wait_for_run(engine_settings, "clear_scope", run_id) == "success"
+    tries = {task_id: ti.try_number for task_id, ti in task_instances(engine_settings, "clear_scope", run_id).items()}
+    assert tries == {"create_cluster": 2, "work": 2, "delete_cluster": 2, "after_work": 1}

@@ -10,6 +10,8 @@ from tests.engine.support import add_dag, read_log, read_runs, task_instances, t
 
 V1 = "/api/v1"
 DAGS = """
+from datetime import timedelta
+
 import pendulum
 
 from airflow.datasets import Dataset
@@ -24,6 +26,13 @@ with DAG("v1_quick", schedule=None, start_date=start):
 
 with DAG("v1_slow", schedule=None, start_date=start):
     BashOperator(task_id="sleeper", bash_command="sleep 60") >> BashOperator(task_id="after", bash_command="echo x")
+
+with DAG("v1_restart", schedule=None, start_date=start):
+    BashOperator(
+        task_id="sleeper",
+        bash_command='[ "$AIRFLOW_CTX_TRY_NUMBER" = "1" ] && sleep 60; echo "try $AIRFLOW_CTX_TRY_NUMBER"',
+        retry_delay=timedelta(seconds=1),
+    )
 
 with DAG("v1_consumer", schedule=[lake], start_date=start):
     BashOperator(task_id="consume", bash_command="echo consumed")
@@ -88,6 +97,27 @@ def test_marking_a_running_run_failed_stops_its_task_and_skips_the_rest(api, eng
     api.patch(f"{V1}/dags/v1_slow/dagRuns/stopped", json={"state": "success"})
     assert ti_states(engine_settings, "v1_slow", "stopped") == {"sleeper": "success", "after": "success"}
     assert wait_for_run(engine_settings, "v1_slow", "stopped", timeout=5) == "success"
+
+
+def test_clearing_a_running_try_restarts_it_as_a_retry(api, engine_settings):
+    api.post(f"{V1}/dags/v1_restart/dagRuns", json={"dag_run_id": "restart"})
+    wait_for(lambda: ti_states(engine_settings, "v1_restart", "restart").get("sleeper") == "running", 30, "try 1")
+
+    cleared = api.post(f"{V1}/dags/v1_restart/dagRuns/restart/clear", json={"dry_run": False}).json()
+    assert cleared["state"] == "running"  # a running run carries on; only finished runs are queued again
+    # Restarting: its supervisor terminates the try (within a heartbeat), which goes up for retry
+    # although the task has no retries.
+    wait_for(
+        lambda: "externally set to restarting" in read_log(engine_settings, "v1_restart", "restart", "sleeper"),
+        20,
+        "try 1 to be terminated",
+    )
+    assert wait_for_run(engine_settings, "v1_restart", "restart") == "success"
+    ti = task_instances(engine_settings, "v1_restart", "restart")["sleeper"]
+    assert (ti.state, ti.try_number) == ("success", 2)
+    assert "try 2" in read_log(engine_settings, "v1_restart", "restart", "sleeper", 2)
+    tries = api.get(f"{V1}/dags/v1_restart/dagRuns/restart/taskInstances/sleeper/tries").json()
+    assert [(t["try_number"], t["state"]) for t in tries["task_instances"]] == [(1, "failed"), (2, "success")]
 
 
 def test_a_posted_dataset_event_triggers_the_consumer(api, engine_settings):
