@@ -374,7 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, list[dict]]:
                 database_url = stack.enter_context(scratch_postgres(args.database_url))
                 db_label = f"PostgreSQL (scratch database {database_url.rsplit('/', 1)[-1]})"
             else:
-                database_url = args.database_url or f"sqlite:///{home / 'slipstream.storage.db'}"
+                database_url = args.database_url or f"sqlite:///{home / 'slipstream.db'}"
                 db_label = "SQLite (WAL)"
             settings = Settings(home=home, database_url=database_url, load_examples=True)
             print(f"Preparing {db_label}: migrations, example DAGs, {args.runs} stored runs ...", flush=True)

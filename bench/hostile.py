@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="slipstream_hostile_"))
     try:
-        settings = Settings(home=home, database_url=f"sqlite:///{home / 'slipstream.storage.db'}", load_examples=True)
+        settings = Settings(home=home, database_url=f"sqlite:///{home / 'slipstream.db'}", load_examples=True)
         print("Preparing SQLite (WAL): migrations, example DAGs, a basic_auth user ...", flush=True)
         if note := prepare_database(settings, 0):
             print(f"not measured: {note}")

@@ -113,7 +113,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'slipstream.storage.db'}")
+            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'slipstream.db'}")
         if self.dags_folder is None:
             object.__setattr__(self, "dags_folder", self.home / "dags")
 

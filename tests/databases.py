@@ -207,7 +207,7 @@ class PostgresDatabases:
 
 
 def sqlite_url(directory: Path) -> str:
-    return f"sqlite:///{directory / 'slipstream.storage.db'}"
+    return f"sqlite:///{directory / 'slipstream.db'}"
 
 
 if __name__ == "__main__":

@@ -93,12 +93,12 @@ def build_template_database(
 def copy_database(template_url: str, home: Path, databases: PostgresDatabases | None) -> str:
     """A database of this test's own, copied from a build_template_database template; returns its URL.
 
-    SQLite: `home`/slipstream.storage.db, a consistent copy (the backup API folds in anything still in the
+    SQLite: `home`/slipstream.db, a consistent copy (the backup API folds in anything still in the
     WAL). PostgreSQL: a clone of the template database."""
     if databases is not None:
         return databases.create(template=make_url(template_url).database)
     source = sqlite3.connect(make_url(template_url).database)
-    destination = sqlite3.connect(home / "slipstream.storage.db")
+    destination = sqlite3.connect(home / "slipstream.db")
     try:
         source.backup(destination)
     finally:
