@@ -63,7 +63,7 @@ from slipstream.sdk.metastore import bind_task_process
 from slipstream.sdk.xcom import result_xcoms, store_xcoms
 from slipstream.services.datasets import record_dataset_events
 from slipstream.states import TaskInstanceState as TI
-from slipstream.storage.db import get_engine
+from slipstream.storage.db import get_engine, session_scope
 from slipstream.storage.models import TaskInstance
 
 HOSTNAME = socket.getfqdn()
@@ -193,6 +193,7 @@ class TaskRunner:
         self.task_map: dict[str, Any] | None = None  # the return value's length, for mapped dependants
         self.rendered_map_index: str | None = None
         self.execution_date: datetime | None = None  # the run's, once the fork server sent it
+        self.terminated = False  # SIGTERM received: the supervisor (or a user) stopped the try
 
     # -- output ---------------------------------------------------------------------------------
     def redirect_output(self) -> None:
@@ -279,8 +280,14 @@ class TaskRunner:
         outcome, allow_retry = self._execute(ti, dag_run, previous or PreviousSuccess())
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.finishing.set()
+        restarting = self.terminated and outcome == TI.FAILED.value and self._cleared_while_running()
         values = self._outcome_values(
-            outcome, allow_retry, started=started, max_tries=max_tries, logical_date=run_row["execution_date"]
+            outcome,
+            allow_retry,
+            started=started,
+            max_tries=max_tries,
+            logical_date=run_row["execution_date"],
+            restarting=restarting,
         )
         new = values["state"]
         self._run_state_callbacks(new)
@@ -314,7 +321,24 @@ class TaskRunner:
         callbacks.run_task_callbacks(self.task, name, context, self.log)
 
     def _on_sigterm(self, _signum: int, _frame: Any) -> None:
+        self.terminated = True
         raise TaskTerminated("Task received SIGTERM signal")
+
+    def _cleared_while_running(self) -> bool:
+        """Whether this try's SIGTERM came from a clear: its instance is restarting (then the try goes up
+        for retry, with on_retry_callback, as Airflow's handle_failure of a restarting instance)."""
+        self._forget_inherited_connections()
+        try:
+            with session_scope(self.settings.database_url, write=False) as session:
+                state = session.scalar(
+                    select(TaskInstance.state).where(
+                        TaskInstance.id == self.ti_id, TaskInstance.try_number == self.try_number
+                    )
+                )
+        except Exception as exc:  # the supervisor still ends a restarting try up for retry
+            self.log(f"Could not read this instance's state: {exc}", "WARNING")
+            return False
+        return state == TI.RESTARTING.value
 
     def _load_dag(self):
         add_to_sys_path(self.settings.dags_folder)
@@ -442,7 +466,14 @@ class TaskRunner:
         return env.from_string(template).render(values)[:250]
 
     def _outcome_values(
-        self, outcome: str, allow_retry: bool, *, started: datetime, max_tries: int, logical_date: datetime
+        self,
+        outcome: str,
+        allow_retry: bool,
+        *,
+        started: datetime,
+        max_tries: int,
+        logical_date: datetime,
+        restarting: bool = False,
     ) -> dict[str, Any]:
         """Column values for the outcome; a failure becomes up_for_retry or failed (handle_failure)."""
         now = utcnow()
@@ -463,6 +494,7 @@ class TaskRunner:
                     start_date=started,
                     now=now,
                     allow_retry=allow_retry,
+                    restarting=restarting,
                 )
             )
         if self.rendered_fields is not None:

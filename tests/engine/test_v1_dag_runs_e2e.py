@@ -113,6 +113,8 @@ def test_clearing_a_running_try_restarts_it_as_a_retry(api, engine_settings):
         "try 1 to be terminated",
     )
     assert wait_for_run(engine_settings, "v1_restart", "restart") == "success"
+    first = read_log(engine_settings, "v1_restart", "restart", "sleeper")
+    assert "Marking task as UP_FOR_RETRY" in first and "Marking task as FAILED" not in first
     ti = task_instances(engine_settings, "v1_restart", "restart")["sleeper"]
     assert (ti.state, ti.try_number) == ("success", 2)
     assert "try 2" in read_log(engine_settings, "v1_restart", "restart", "sleeper", 2)
