@@ -19,7 +19,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -71,9 +71,11 @@ def _mask_connection(fields: dict[str, Any], words: list[str]) -> dict[str, Any]
 
 
 def _parse_date(value: str) -> datetime | None:
+    """The request's execution date for the entry, if it is one a column holds (else none is logged)."""
     try:
-        return datetime.fromisoformat(value.replace(" ", "+"))
-    except ValueError:
+        parsed = datetime.fromisoformat(value.replace(" ", "+"))
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (OverflowError, ValueError):
         return None
 
 

@@ -4,7 +4,7 @@ dataset events that triggered a run."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from handlers._dispatch import database_read
 from handlers._responses import json_body_response, json_response
 from handlers._unit_of_work import group_committed, reading
 from handlers.v1._action_logging import action_logging
+from handlers.v1._dates import utc_datetime
 from handlers.v1._pagination import ordering, page_limit
 from handlers.v1.datasets import event_json
 from slipstream.api.v1_problems import V1Problem, already_exists, bad_request, not_found
@@ -71,14 +72,7 @@ def _only(body: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
 
 def _date(value: str | None) -> datetime | None:
     """A date-time the contract has checked (RFC 3339, with an offset), in UTC."""
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
-        raise bad_request(f"'{value}' is not a 'date-time'") from None
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
-        raise bad_request(f"'{value}' is outside the dates a run can have (years 1 to 9999 in UTC)") from None
+    return utc_datetime(value)
 
 
 def _offset(offset: int | None) -> int:

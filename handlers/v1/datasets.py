@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -11,6 +11,7 @@ from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import group_committed, reading
 from handlers.v1._action_logging import action_logging
+from handlers.v1._dates import utc_datetime
 from handlers.v1._pagination import ordering, page_limit
 from slipstream.api.v1_problems import V1Problem, bad_request, not_found
 from slipstream.dates import utcnow
@@ -79,14 +80,7 @@ def event_json(record: EventRecord) -> dict[str, Any]:
 
 
 def _before(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
-        raise bad_request(f"'{value}' is not a 'date-time'") from None
-    except OverflowError:
-        raise bad_request(f"'{value}' is outside the dates Slipstream stores (years 1 to 9999 in UTC)") from None
+    return utc_datetime(value)
 
 
 @database_read

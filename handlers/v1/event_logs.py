@@ -8,18 +8,14 @@ from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import reading
 from handlers.v1._bodies import page_offset, refuse_nul
+from handlers.v1._dates import utc_datetime
 from handlers.v1._pagination import ordering, page_limit
-from slipstream.api.v1_problems import bad_request, not_found
+from slipstream.api.v1_problems import not_found
 from slipstream.services import audit
 
 
 def _time(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise bad_request(f"'{value}' is not a 'date-time' - '{name}'") from None
+    return utc_datetime(value, name=name)
 
 
 def _names(value: str | None) -> list[str] | None:

@@ -15,6 +15,7 @@ from handlers._dispatch import database_read
 from handlers._responses import json_body_response, json_response
 from handlers._unit_of_work import group_committed, reading
 from handlers.v1._action_logging import action_logging
+from handlers.v1._dates import in_utc, utc_datetime
 from handlers.v1._pagination import page_limit
 from slipstream.api.v1_problems import V1Problem, bad_request
 from slipstream.dates import utcnow
@@ -52,8 +53,8 @@ def _offset(value: int | None) -> int:
 
 
 def _date(value: str | None) -> datetime | None:
-    # Connexion checked the RFC 3339 format (offset required); fromisoformat reads it, `Z` included.
-    return None if value is None else datetime.fromisoformat(value)
+    # Connexion checked the RFC 3339 format (offset required).
+    return utc_datetime(value)
 
 
 def _form_errors(errors: dict[str, list[str]]) -> V1Problem:
@@ -369,7 +370,7 @@ def _form_datetime(body: dict[str, Any], name: str) -> datetime | None:
         raise _form_errors({name: ["Not a valid datetime."]}) from None
     if value.tzinfo is None:
         raise V1Problem(400, "Naive datetime is disallowed", title="Invalid datetime format")
-    return value
+    return in_utc(value, raw)
 
 
 def _clear_request(body: dict[str, Any]) -> tuple[clearing.ClearRequest, bool, bool]:

@@ -366,4 +366,4 @@ def test_numbers_and_dates_beyond_what_the_database_holds_are_4xx(client, method
     response = client.request(method, path, **({"json": body} if body is not None else {}))
     assert response.status_code == status, response.text
     if status == 400 and "0001-01-01" in str(body) + path:
-        assert "outside the dates a run can have" in response.json()["detail"]
+        assert "outside the dates Slipstream stores" in response.json()["detail"]
