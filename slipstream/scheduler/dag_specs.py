@@ -52,6 +52,7 @@ class TaskSpec:
     # start_trigger_args and start_from_trigger (slipstream.sdk.serialization._start_trigger), else None.
     start_trigger: dict[str, Any] | None = None
     execution_timeout: float | None = None
+    owner: str | None = None  # the owner of the engine's event-log entries about the task's tries
 
     @classmethod
     def from_serialized(cls, task: dict[str, Any]) -> TaskSpec:
@@ -74,6 +75,7 @@ class TaskSpec:
             skipmixin=bool(task.get("inherits_from_skipmixin")),
             start_trigger=task.get("start_trigger"),
             execution_timeout=task.get("execution_timeout"),
+            owner=task.get("owner"),
         )
 
     def admits(self, logical_date: datetime) -> bool:

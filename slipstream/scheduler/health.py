@@ -20,6 +20,7 @@ from slipstream.scheduler.executors.base import TaskEvent
 from slipstream.scheduler.logs import append_to_log, log_path
 from slipstream.scheduler.retries import RetryPolicy, failure_values
 from slipstream.scheduler.transitions import set_ti_state
+from slipstream.services.audit import record_try_event
 from slipstream.states import TaskInstanceState as TI
 from slipstream.storage.models import DagRun, Job, TaskInstance
 
@@ -76,6 +77,7 @@ def _fail_try(
     new = values.pop("state")
     moved = set_ti_state(session, row.id, old=row.state, new=new, expect_try=row.try_number, **values)
     if moved:
+        record_try_event(session, TI.FAILED.value, _request_of(row, task), execution_date=row.execution_date)
         logger.warning(
             "%s.%s %s try %d: %s; marked %s", row.dag_id, row.task_id, row.run_id, row.try_number, reason, new
         )
@@ -85,6 +87,18 @@ def _fail_try(
             "ERROR",
         )
     return moved
+
+
+def _request_of(row, task) -> dict:
+    """What an event-log entry about the try needs, as a run request has it."""
+    return {
+        "dag_id": row.dag_id,
+        "task_id": row.task_id,
+        "run_id": row.run_id,
+        "map_index": row.map_index,
+        "try_number": row.try_number,
+        "owner": task.owner if task is not None else None,
+    }
 
 
 def _try_rows(session: Session, *conditions):
@@ -144,6 +158,12 @@ def handle_zombies(session: Session, specs: DagSpecCache, *, now: datetime, thre
     changed = 0
     for row in rows:
         reason = f"Detected zombie: no heartbeat for more than {threshold:g} s"
+        # Airflow's entry names the try, not its task or date (owner and execution_date empty).
+        extra = (
+            f"Task did not emit heartbeat within time limit ({threshold:g} seconds) and will be terminated. "
+            "See https://airflow.apache.org/docs/apache-airflow/stable/core-concepts/tasks.html#zombie-undead-tasks"
+        )
+        record_try_event(session, "heartbeat timeout", _request_of(row, None), extra=extra)
         changed += _fail_try(session, specs, row, now=now, reason=reason, logs_folder=logs_folder)
     return changed
 

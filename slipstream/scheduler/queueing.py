@@ -46,6 +46,7 @@ class QueuedTask:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inlets: tuple[str, ...] = ()
     outlets: tuple[str, ...] = ()
+    owner: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -56,7 +57,7 @@ def _task_extras(spec, task_id: str) -> dict:
     task = spec.tasks.get(task_id)
     if task is None:
         return {}
-    return {"retry": task.retry, "inlets": task.inlets, "outlets": task.outlets}
+    return {"retry": task.retry, "inlets": task.inlets, "outlets": task.outlets, "owner": task.owner}
 
 
 def _open_slots(session: Session) -> dict[str, float]:

@@ -21,6 +21,7 @@ from slipstream.scheduler.expansion import record_task_map
 from slipstream.scheduler.retries import RetryPolicy, failure_values
 from slipstream.scheduler.transitions import set_ti_state
 from slipstream.sdk.xcom import store_xcoms
+from slipstream.services.audit import record_try_event
 from slipstream.services.datasets import record_dataset_events
 from slipstream.states import TaskInstanceState as TI
 from slipstream.storage.models import DagRun, TaskInstance, XCom
@@ -47,6 +48,10 @@ class Try:
     @property
     def try_number(self) -> int:
         return self.request["try_number"]
+
+
+# A try that ends in one of these failed (Airflow's handle_failure, which logs a `failed` event).
+FAILURE_STATES = frozenset({TI.UP_FOR_RETRY.value, TI.FAILED.value})
 
 
 def _run_row(session: Session, dag_id: str, run_id: str):
@@ -148,6 +153,7 @@ def claim(session: Session, tries: Iterable[Try], *, now: datetime, hostname: st
         if prev_key not in previous:
             previous[prev_key] = _previous_success(session, request["dag_id"], run.execution_date)
         prev = previous[prev_key]
+        record_try_event(session, TI.RUNNING.value, request, execution_date=run.execution_date)
         attempt.claimed = True
         attempt.max_tries = ti_row.max_tries
         attempt.execution_date = run.execution_date
@@ -265,9 +271,12 @@ def record(session: Session, attempt: Try, *, now: datetime, returncode: int | N
             now=now,
         ):
             attempt.notes.append("The task instance was cleared while running. Marking task as UP_FOR_RETRY.")
+            record_try_event(session, TI.FAILED.value, attempt.request, execution_date=attempt.execution_date)
             return TI.UP_FOR_RETRY.value
         attempt.notes.append(f"The task instance was changed while finishing; not recording {new}.")
         return None
+    if new in FAILURE_STATES:
+        record_try_event(session, TI.FAILED.value, attempt.request, execution_date=attempt.execution_date)
     if dataset_events:  # the try's dataset events land with its success (task-model §13)
         request = attempt.request
         record_dataset_events(

@@ -45,7 +45,7 @@ from slipstream.scheduler.expansion import record_task_map
 from slipstream.scheduler.logs import log_line, log_path
 from slipstream.scheduler.masking import MaskingStream
 from slipstream.scheduler.retries import RetryPolicy, failure_values
-from slipstream.scheduler.supervision import end_restarted_try
+from slipstream.scheduler.supervision import FAILURE_STATES, end_restarted_try
 from slipstream.scheduler.templating import dag_environment, make_environment, render_template_fields, render_value
 from slipstream.scheduler.transitions import set_ti_state
 from slipstream.scheduler.write_lock import write_session
@@ -61,6 +61,7 @@ from slipstream.sdk.exceptions import (
 from slipstream.sdk.mapping import has_mapped_dependants, task_map_of  # loaded once, in the fork server
 from slipstream.sdk.metastore import bind_task_process
 from slipstream.sdk.xcom import result_xcoms, store_xcoms
+from slipstream.services.audit import record_try_event
 from slipstream.services.datasets import record_dataset_events
 from slipstream.states import TaskInstanceState as TI
 from slipstream.storage.db import get_engine, session_scope
@@ -567,6 +568,8 @@ class TaskRunner:
         task_map = values.pop("task_map", None)
         with write_session(self.settings.database_url) as session:
             moved = set_ti_state(session, self.ti_id, old=TI.RUNNING, new=new, expect_try=self.try_number, **values)
+            if moved and new in FAILURE_STATES:
+                record_try_event(session, TI.FAILED.value, self.request, execution_date=self.execution_date)
             if moved and dataset_events:
                 record_dataset_events(
                     session,
@@ -603,6 +606,8 @@ class TaskRunner:
                     start_date=self.started,
                     now=values["end_date"],
                 )
+                if restarted:
+                    record_try_event(session, TI.FAILED.value, self.request, execution_date=self.execution_date)
             if restarted:
                 self.log("The task instance was cleared while running. Marking task as UP_FOR_RETRY.", "WARNING")
             else:

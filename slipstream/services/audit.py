@@ -75,7 +75,7 @@ def record(
     remote_addr: str | None,
     dag_id: str | None = None,
     target: str | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | str | None = None,
     task_id: str | None = None,
     run_id: str | None = None,
     map_index: int | None = None,
@@ -101,6 +101,23 @@ def record(
         "execution_date": execution_date,
     }
     _INSERT_ENTRY.execute(session, entry).close()
+
+
+def record_try_event(session: Session, event: str, request: dict[str, Any], **columns: Any) -> None:
+    """An entry the engine writes about one try (Airflow's Log(event, task_instance)): `running` when it
+    starts, `failed` when it fails (up for retry or not); the task's owner is the entry's owner.
+    `request` is the try's run request (dag_id, task_id, run_id, map_index, try_number, owner);
+    `columns` add execution_date, extra, or override what the request says."""
+    values = {
+        "username": request.get("owner"),
+        "remote_addr": None,
+        "dag_id": request["dag_id"],
+        "task_id": request["task_id"],
+        "run_id": request["run_id"],
+        "map_index": request.get("map_index", -1),
+        "try_number": request["try_number"],
+    }
+    record(session, event, **{**values, **columns})
 
 
 def cli_actor() -> dict[str, Any]:
@@ -221,7 +238,8 @@ def event_log_to_json(entry: AuditLog) -> dict[str, Any]:
         "event": entry.event,
         "event_log_id": entry.id,
         "execution_date": isoformat(entry.execution_date) or None,
-        "extra": None if entry.extra is None else json.dumps(entry.extra),
+        # An API action's extra is its JSON; the engine's (a heartbeat timeout's) is text, as in Airflow.
+        "extra": entry.extra if entry.extra is None or isinstance(entry.extra, str) else json.dumps(entry.extra),
         "map_index": entry.map_index,
         "owner": _owner(entry),
         "run_id": entry.run_id,

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from slipstream.scheduler.loop import SchedulerThread
 from slipstream.storage.db import session_scope
-from slipstream.storage.models import DagRun, Job, TaskInstance
+from slipstream.storage.models import AuditLog, DagRun, Job, TaskInstance
 from tests.engine.support import FAST_TIMERS, add_dag, read_log, task_instances, trigger, wait_for, wait_for_run
 from tests.live_server import SLIPSTREAM, Process, environment
 
@@ -105,6 +105,13 @@ def test_a_zombie_is_retried_after_a_crash_of_everything(settings):
     tis = task_instances(settings, "crash", run_id)
     assert (tis["first"].state, tis["first"].try_number) == ("success", 2)
     assert "Detected zombie" in read_log(settings, "crash", run_id, "first", 1)
+    # The event log has Airflow's entries: the zombie's heartbeat timeout, then its failure.
+    assert try_events(settings, run_id, "first") == [
+        ("running", 1),
+        ("heartbeat timeout", 1),
+        ("failed", 1),
+        ("running", 2),
+    ]
 
 
 def test_a_killed_task_is_retried_at_once(engine_settings, scheduler):
@@ -117,6 +124,16 @@ def test_a_killed_task_is_retried_at_once(engine_settings, scheduler):
     tis = task_instances(engine_settings, "crash", run_id)
     assert (tis["first"].state, tis["first"].try_number) == ("success", 2)
     assert "exited with code -9 without recording a state" in read_log(engine_settings, "crash", run_id, "first", 1)
+
+
+def try_events(settings, run_id: str, task_id: str) -> list[tuple[str, int]]:
+    with session_scope(settings.database_url, write=False) as db:
+        rows = db.execute(
+            select(AuditLog.event, AuditLog.try_number)
+            .where(AuditLog.run_id == run_id, AuditLog.task_id == task_id)
+            .order_by(AuditLog.id)
+        ).all()
+    return [tuple(row) for row in rows]
 
 
 def test_sigterm_lets_running_tasks_finish_and_ends_the_job(settings):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
+from slipstream.api.app import create_app
 from tests.engine.support import add_dag, read_log, run_state, task_instances, trigger, wait_for, wait_for_run
 
 RETRIES_DAG = """
@@ -74,6 +76,21 @@ def test_retries_then_success_or_failure(engine_settings, scheduler):
 
     # AirflowFailException fails at once, whatever retries says.
     assert (tis["fail_fast"].state, tis["fail_fast"].try_number) == ("failed", 1)
+
+    # Airflow's event log: `running` as each try starts, `failed` as it fails (retried or not), owned by
+    # the task's owner and dated with the run's logical date.
+    api = create_app(engine_settings.with_overrides(auth_backend="default")).test_client()
+    listed = api.get(f"/api/v1/eventLogs?dag_id=retries&run_id={quote(run_id, safe='')}&limit=100").json()
+    events = [(e["task_id"], e["event"], e["try_number"]) for e in listed["event_logs"]]
+    assert [(event, n) for task_id, event, n in events if task_id == "doomed"] == [
+        ("running", 1), ("failed", 1), ("running", 2), ("failed", 2), ("running", 3), ("failed", 3)
+    ]  # fmt: skip
+    assert [(event, n) for task_id, event, n in events if task_id == "flaky"] == [
+        ("running", 1), ("failed", 1), ("running", 2)
+    ]  # fmt: skip
+    assert {(e["owner"], e["execution_date"]) for e in listed["event_logs"]} == {
+        ("airflow", api.get(f"/api/v1/dags/retries/dagRuns/{quote(run_id, safe='')}").json()["execution_date"])
+    }
 
 
 def test_execution_timeout_kills_the_task_and_may_retry(engine_settings, scheduler):

@@ -42,6 +42,7 @@ def run_request(task: QueuedTask, job_id: int | None) -> dict:
         "job_id": job_id,
         "retry": asdict(task.retry),
         "lineage": {"inlets": list(task.inlets), "outlets": list(task.outlets)},
+        "owner": task.owner,
     }
 
 
