@@ -161,9 +161,21 @@ class SchedulerJob:
                 self.stats.busy_seconds += time.perf_counter() - started
                 self.stats.cpu_seconds += time.thread_time() - cpu_started
                 if not did_work and not self._stop.is_set():
-                    self.executor.wait(self.settings.scheduler_loop_interval)
+                    self._idle(self.settings.scheduler_loop_interval)
         finally:
             self._shutdown()
+
+    def _idle(self, interval: float) -> None:
+        """Wait up to `interval` for an executor event. A try's start changes nothing the scheduler
+        decides, so a wake-up that brought only starts waits on: a pass then would only take the write
+        lock the fork server needs to claim the try that just started."""
+        deadline = time.monotonic() + interval
+        while not self._stop.is_set():
+            self.executor.wait(max(0.0, deadline - time.monotonic()))
+            events = self.executor.get_events()
+            self._unhandled_events += [e for e in events if e.kind != "started"]
+            if not events or self._unhandled_events or time.monotonic() >= deadline:
+                return
 
     # `slipstream scheduler` sets this: on SQLite, refuse to start beside a live scheduler.
     exclusive_on_sqlite = False

@@ -200,22 +200,35 @@ def _select(
 _ONE_SOURCE = None
 
 
-def _pull_one_source(dag_id: str, run_id: str, task_id: str, key: str, default: Any) -> Any:
-    """The common pull (an XComArg, `xcom_pull(task_ids="t")`) as one plain statement: a task
-    process runs it once or twice, so compiling an ORM query would cost more than the read."""
+def warm_pull(url: str) -> None:
+    """In the fork server: compile the common pull once on the engine children inherit, so no task
+    process compiles it again (a read of nothing, on the fork server's own connection)."""
+    from slipstream.storage.db import get_engine
+
+    with get_engine(url).connect() as connection:
+        connection.execute(_one_source(), {"dag_id": "", "run_id": "", "task_id": "", "key": ""}).all()
+
+
+def _one_source():
     global _ONE_SOURCE
     from sqlalchemy import text
-
-    from slipstream.sdk import metastore
 
     if _ONE_SOURCE is None:
         _ONE_SOURCE = text(
             "SELECT map_index, value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id "
             "AND task_id = :task_id AND key = :key ORDER BY map_index"
         )
+    return _ONE_SOURCE
+
+
+def _pull_one_source(dag_id: str, run_id: str, task_id: str, key: str, default: Any) -> Any:
+    """The common pull (an XComArg, `xcom_pull(task_ids="t")`) as one plain statement: a task
+    process runs it once or twice, so compiling an ORM query would cost more than the read."""
+    from slipstream.sdk import metastore
+
     with metastore.read_connection() as connection:
         rows = connection.execute(
-            _ONE_SOURCE, {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "key": key}
+            _one_source(), {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "key": key}
         ).all()
     if not rows:
         return default

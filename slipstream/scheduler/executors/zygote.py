@@ -451,6 +451,10 @@ def _warm_up(settings: Settings) -> None:
 
     sqlalchemy.orm.configure_mappers()
     get_engine(settings.database_url)
+    try:
+        xcom.warm_pull(settings.database_url)
+    except Exception:  # the database not there yet: children compile the pull themselves
+        pass
     warm_up()
     # Objects alive now are never collected; children skip them in GC and copy fewer pages.
     gc.freeze()
