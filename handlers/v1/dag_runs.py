@@ -70,11 +70,6 @@ def _only(body: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
     return body if wanted is None else {name: body[name] for name in wanted}
 
 
-def _date(value: str | None) -> datetime | None:
-    """A date-time the contract has checked (RFC 3339, with an offset), in UTC."""
-    return utc_datetime(value)
-
-
 def _offset(offset: int | None) -> int:
     """Past every row is past every row: a huge offset would overflow the database's integer."""
     return min(offset or 0, MAX_OFFSET)
@@ -122,14 +117,14 @@ def get_dag_runs(
     filters = RunFilters(
         dag_ids=None if dag_id == "~" else [dag_id],
         states=state or None,
-        execution_date_gte=_date(execution_date_gte),
-        execution_date_lte=_date(execution_date_lte),
-        start_date_gte=_date(start_date_gte),
-        start_date_lte=_date(start_date_lte),
-        end_date_gte=_date(end_date_gte),
-        end_date_lte=_date(end_date_lte),
-        updated_at_gte=_date(updated_at_gte),
-        updated_at_lte=_date(updated_at_lte),
+        execution_date_gte=utc_datetime(execution_date_gte),
+        execution_date_lte=utc_datetime(execution_date_lte),
+        start_date_gte=utc_datetime(start_date_gte),
+        start_date_lte=utc_datetime(start_date_lte),
+        end_date_gte=utc_datetime(end_date_gte),
+        end_date_lte=utc_datetime(end_date_lte),
+        updated_at_gte=utc_datetime(updated_at_gte),
+        updated_at_lte=utc_datetime(updated_at_lte),
     )
     with reading() as session:
         shown = dag_run_lists.list_runs_json(
@@ -151,7 +146,7 @@ def get_dag_runs_batch(body: dict[str, Any]):
     filters = RunFilters(
         dag_ids=body.get("dag_ids") or None,
         states=body.get("states") or None,
-        **{name: _date(body.get(name)) for name in BATCH_FIELDS if name.endswith(("_gte", "_lte"))},
+        **{name: utc_datetime(body.get(name)) for name in BATCH_FIELDS if name.endswith(("_gte", "_lte"))},
     )
     with reading() as session:
         shown = dag_run_lists.list_runs_json(
@@ -180,7 +175,7 @@ def _trigger_dates(body: dict[str, Any]) -> datetime:
     if logical is not None and execution is not None and logical != execution:
         raise bad_request(f"{logical!r} != {execution!r}", title="logical_date conflicts with execution_date")
     raw = logical if logical is not None else execution
-    return utcnow() if raw is None else _date(raw)
+    return utcnow() if raw is None else utc_datetime(raw)
 
 
 async def post_dag_run(dag_id: str, body: dict[str, Any]):
@@ -191,7 +186,7 @@ async def post_dag_run(dag_id: str, body: dict[str, Any]):
     _unknown_fields(body, TRIGGER_FIELDS)
     note = body.get("note")
     _check_note(note)
-    start, end = _date(body.get("data_interval_start")), _date(body.get("data_interval_end"))
+    start, end = utc_datetime(body.get("data_interval_start")), utc_datetime(body.get("data_interval_end"))
     if (start is None) != (end is None):
         message = "Both 'data_interval_start' and 'data_interval_end' must be specified together"
         raise bad_request(repr({"_schema": [message]}))

@@ -79,10 +79,6 @@ def event_json(record: EventRecord) -> dict[str, Any]:
     }
 
 
-def _before(value: str | None) -> datetime | None:
-    return utc_datetime(value)
-
-
 @database_read
 def get_datasets(
     limit: int | None = None,
@@ -178,14 +174,14 @@ def _queued_json(uri: str, dag_id: str, created_at: datetime) -> dict[str, Any]:
 
 def _queued_collection(*, dag_id: str | None = None, uri: str | None = None, before: str | None = None):
     with reading() as session:
-        events = datasets.queued_events(session, dag_id=dag_id, uri=uri, before=_before(before))
+        events = datasets.queued_events(session, dag_id=dag_id, uri=uri, before=utc_datetime(before))
     if not events:
         raise _queued_not_found(dag_id=dag_id, uri=uri)
     return json_response({"queued_events": [_queued_json(*e) for e in events], "total_entries": len(events)})
 
 
 async def _delete_queued(*, dag_id: str | None = None, uri: str | None = None, before: str | None = None):
-    when = _before(before)
+    when = utc_datetime(before)
 
     def work(session):
         if not datasets.delete_queued_events(session, dag_id=dag_id, uri=uri, before=when):
@@ -208,7 +204,7 @@ def get_dataset_queued_events(uri: str, before: str | None = None):
 @database_read
 def get_dag_dataset_queued_event(dag_id: str, uri: str, before: str | None = None):
     with reading() as session:
-        events = datasets.queued_events(session, dag_id=dag_id, uri=uri, before=_before(before))
+        events = datasets.queued_events(session, dag_id=dag_id, uri=uri, before=utc_datetime(before))
     if not events:
         raise _queued_not_found(dag_id=dag_id, uri=uri)
     return json_response(_queued_json(*events[0]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from handlers._dispatch import database_read
 from handlers._responses import json_response
 from handlers._unit_of_work import reading
@@ -12,10 +10,6 @@ from handlers.v1._dates import utc_datetime
 from handlers.v1._pagination import ordering, page_limit
 from slipstream.api.v1_problems import not_found
 from slipstream.services import audit
-
-
-def _time(name: str, value: str | None) -> datetime | None:
-    return utc_datetime(value, name=name)
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -51,8 +45,8 @@ def get_event_logs(
         event=event,
         included_events=_names(included_events),
         excluded_events=_names(excluded_events),
-        before=_time("before", before),
-        after=_time("after", after),
+        before=utc_datetime(before, name="before"),
+        after=utc_datetime(after, name="after"),
     )
     with reading() as session:
         entries, total = audit.list_event_logs(

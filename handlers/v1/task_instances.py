@@ -52,11 +52,6 @@ def _offset(value: int | None) -> int:
     return min(value or 0, 2**62)
 
 
-def _date(value: str | None) -> datetime | None:
-    # Connexion checked the RFC 3339 format (offset required).
-    return utc_datetime(value)
-
-
 def _form_errors(errors: dict[str, list[str]]) -> V1Problem:
     """marshmallow's ValidationError, as Airflow words it: the repr of the messages."""
     return bad_request(str(errors))
@@ -76,14 +71,14 @@ def _check_fields(body: dict[str, Any], known: tuple[str, ...], required: tuple[
 
 def _filters(**query: Any) -> TaskInstanceFilters:
     return TaskInstanceFilters(
-        execution_date_gte=_date(query.get("execution_date_gte")),
-        execution_date_lte=_date(query.get("execution_date_lte")),
-        start_date_gte=_date(query.get("start_date_gte")),
-        start_date_lte=_date(query.get("start_date_lte")),
-        end_date_gte=_date(query.get("end_date_gte")),
-        end_date_lte=_date(query.get("end_date_lte")),
-        updated_at_gte=_date(query.get("updated_at_gte")),
-        updated_at_lte=_date(query.get("updated_at_lte")),
+        execution_date_gte=utc_datetime(query.get("execution_date_gte")),
+        execution_date_lte=utc_datetime(query.get("execution_date_lte")),
+        start_date_gte=utc_datetime(query.get("start_date_gte")),
+        start_date_lte=utc_datetime(query.get("start_date_lte")),
+        end_date_gte=utc_datetime(query.get("end_date_gte")),
+        end_date_lte=utc_datetime(query.get("end_date_lte")),
+        updated_at_gte=utc_datetime(query.get("updated_at_gte")),
+        updated_at_lte=utc_datetime(query.get("updated_at_lte")),
         duration_gte=query.get("duration_gte"),
         duration_lte=query.get("duration_lte"),
         states=parse_ti_states(query.get("state")),
@@ -461,7 +456,7 @@ _SET_STATE_REQUIRED = (
 @action_logging("post_set_task_instances_state")
 async def post_set_task_instances_state(dag_id: str, body: dict[str, Any]):
     _check_fields(body, _SET_STATE_FIELDS, required=_SET_STATE_REQUIRED)
-    execution_date = _date(body.get("execution_date"))
+    execution_date = utc_datetime(body.get("execution_date"))
     run_id = body.get("dag_run_id")
     if (execution_date is None) == (run_id is None):
         raise _form_errors({"_schema": ["Exactly one of execution_date or dag_run_id must be provided"]})
