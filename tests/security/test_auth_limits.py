@@ -173,7 +173,7 @@ def test_verifications_beyond_the_concurrency_bound_are_refused_at_once(make_app
     def slow(password_hash: str, password: str) -> bool:
         import time
 
-        time.sleep(0.5)
+        time.sleep(1.0)
         return real(password_hash, password)
 
     monkeypatch.setattr("slipstream.api.auth.verify_password", slow)
@@ -196,6 +196,7 @@ def test_verifications_beyond_the_concurrency_bound_are_refused_at_once(make_app
     refused = [r for r in results if r[0] == 429]
     assert len(verified) == 2 and len(refused) == 4, [r[0] for r in results]
     for _status, elapsed, response in refused:
-        assert elapsed < 0.4, "an excess attempt must be refused at once, not queued behind a hash"
+        # Queued behind a hash it would take a second or more; the margin is for a loaded machine.
+        assert elapsed < 0.8, "an excess attempt must be refused at once, not queued behind a hash"
         body = assert_problem(response, 429)
         assert "busy" in body["error"] and response.headers["retry-after"] == "1"

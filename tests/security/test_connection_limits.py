@@ -167,7 +167,8 @@ def test_connections_over_the_cap_get_503_with_retry_after(server):
             raw, elapsed = read_until_closed(sock)
         headers = assert_problem(raw, 503)
         assert headers["retry-after"] == "1"
-        assert elapsed < 0.5, "an over-cap connection is answered at once"
+        # Held instead, it would be closed by the 1 s header timeout; the margin is for a loaded machine.
+        assert elapsed < 0.9, "an over-cap connection is answered at once"
     finally:
         for sock in held:
             sock.close()
