@@ -428,8 +428,9 @@ def run(args: argparse.Namespace) -> dict[str, list[dict]]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def measurement_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every API bench takes: server, database, load and slicing."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument(
         "--database-url",
@@ -440,6 +441,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="measured slices per line (default 5)")
     parser.add_argument("--slice", type=float, default=1.0, help="seconds per measured slice (default 1)")
     parser.add_argument("--slice-warmup", type=float, default=0.25, help="unmeasured seconds before each slice")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = measurement_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="runs stored before the run-list line (default 100)")
     run(parser.parse_args(argv))
 

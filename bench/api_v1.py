@@ -45,6 +45,7 @@ from bench.api import (
     Line,
     _process_all,
     measure,
+    measurement_arguments,
     running_server,
     scratch_postgres,
 )
@@ -318,17 +319,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    parser.add_argument(
-        "--database-url",
-        help="default: SQLite in a temp home; a PostgreSQL URL names the server to make a scratch database on",
-    )
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (default 16)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per line and phase (default 2)")
-    parser.add_argument("--rounds", type=int, default=5, help="measured slices per line (default 5)")
-    parser.add_argument("--slice", type=float, default=1.0, help="seconds per measured slice (default 1)")
-    parser.add_argument("--slice-warmup", type=float, default=0.25, help="unmeasured seconds before each slice")
+    parser = measurement_arguments(__doc__.split("\n\n")[0])
     run(parser.parse_args(argv))
 
 
