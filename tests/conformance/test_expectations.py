@@ -100,3 +100,43 @@ def test_every_expectation_names_its_file_and_trigger():
         assert entry["file"].endswith(".py"), dag_id
         assert entry["trigger"] in ("ok", "400"), dag_id
         assert entry["notes"], dag_id
+
+
+def test_example_sensors_parsed_in_the_last_utc_hour_ends_at_once_with_its_time_sensor_done():
+    # At 23:12 the time sensors aim at 00:12: TimeSensor's first poke is past it, TimeSensorAsync's
+    # target (today 00:12) is gone, so nothing waits an hour.
+    friday_late = datetime(2026, 12, 4, 23, 12, 45, tzinfo=UTC)
+    found = allowed_outcomes(
+        EXPECTED["example_sensors"],
+        logical_date=friday_late,
+        triggered_at=friday_late,
+        finished_at=friday_late + timedelta(seconds=66),
+    )
+    other_day = case("example_sensors", "other_day")
+    time_sensor_done = {**other_day["task_states"], "timeout_after_second_date_in_the_future": "success"}
+    assert [outcome.as_dict() for outcome in found] == [{**other_day, "task_states": time_sensor_done}]
+    assert [outcome.waits for outcome in found] == [None]
+
+
+def test_example_sensors_across_23_utc_accepts_either_side_for_each_time_sensor():
+    before = datetime(2026, 12, 4, 22, 59, 30, tzinfo=UTC)
+    found = allowed_outcomes(
+        EXPECTED["example_sensors"], logical_date=before, triggered_at=before, finished_at=before + timedelta(minutes=2)
+    )
+    poke = {(o.task_states["timeout_after_second_date_in_the_future"], o.waits is None) for o in found}
+    assert poke == {("skipped", False), ("skipped", True), ("success", False), ("success", True)}
+    waiting_late = next(
+        o for o in found if o.waits and o.task_states["timeout_after_second_date_in_the_future"] == "skipped"
+    )
+    assert waiting_late.as_dict() == case("example_sensors", "other_day")
+
+
+def test_example_sensors_earlier_in_the_day_waits_as_measured():
+    found = allowed_outcomes(
+        EXPECTED["example_sensors"],
+        logical_date=datetime(2026, 12, 4, 13, 53, 57, tzinfo=UTC),
+        triggered_at=datetime(2026, 12, 4, 13, 53, 57, tzinfo=UTC),
+        finished_at=datetime(2026, 12, 4, 13, 56, tzinfo=UTC),
+    )
+    assert [outcome.as_dict() for outcome in found] == [case("example_sensors", "other_day")]
+    assert found[0].waits is not None and not found[0].matches_while_waiting(found[0].as_dict())

@@ -16,7 +16,9 @@ def engine_settings(settings: Settings) -> Settings:
     return settings.with_overrides(
         scheduler_loop_interval=0.02,
         task_heartbeat_interval=0.2,
-        zombie_threshold=3.0,
+        # Not lower: a pass that expands hundreds of mapped tries holds the write lock for a while, and on
+        # a loaded 2-core machine heartbeats queued behind it were seen 3 s late (false zombies).
+        zombie_threshold=10.0,
         zombie_check_interval=0.5,
         scheduler_heartbeat_interval=0.5,
         scheduler_health_check_threshold=2.0,

@@ -186,14 +186,20 @@ def test_queued_tries_of_a_dead_scheduler_run_again(engine_settings):
         assert db.get(Job, dead_id).state == "failed"
 
 
-def test_a_task_outlives_its_fork_server_and_records_itself(engine_settings, scheduler):
+def test_a_task_outlives_its_fork_server_and_records_itself(engine_settings):
     """The fork server is killed mid-try: the task heartbeats and records its outcome on its own."""
+    engine_settings = engine_settings.with_overrides(zombie_threshold=3.0)  # one task: no lock queue to wait in
     add_dag(engine_settings, "crash", CRASH_DAG.format(sleep=4))
     run_id = trigger(engine_settings, "crash")
-    wait_for(lambda: running_ti(engine_settings, run_id, "first"), 30, "the first task to run")
-    os.killpg(scheduler.job.executor._process.pid, signal.SIGKILL)
-    # Longer than zombie_threshold (3 s): the heartbeat must go on without the fork server.
-    assert wait_for_run(engine_settings, "crash", run_id) == "success"
+    scheduler = SchedulerThread(engine_settings)
+    scheduler.start()
+    try:
+        wait_for(lambda: running_ti(engine_settings, run_id, "first"), 30, "the first task to run")
+        os.killpg(scheduler.job.executor._process.pid, signal.SIGKILL)
+        # Longer than zombie_threshold (3 s): the heartbeat must go on without the fork server.
+        assert wait_for_run(engine_settings, "crash", run_id) == "success"
+    finally:
+        scheduler.stop(timeout=30)
     tis = task_instances(engine_settings, "crash", run_id)
     assert (tis["first"].state, tis["first"].try_number) == ("success", 1)
     log = read_log(engine_settings, "crash", run_id, "first", 1)

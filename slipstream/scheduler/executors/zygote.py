@@ -343,9 +343,10 @@ class ForkServer:
         to_claim, exited = list(self.to_claim), list(self.exited)
         finishing = {id(attempt) for attempt, _ in exited}
         watched = [t for t in self.tries.values() if t.claimed and t.outcome is None and id(t) not in finishing]
-        now = utcnow()
         try:
             with write_session(self.settings.database_url) as session:
+                # Taken once the lock is ours: a heartbeat stamped before queuing for it would arrive stale.
+                now = utcnow()
                 messages = supervision.claim(session, to_claim, now=now, hostname=HOSTNAME, unixname=UNIXNAME)
                 for pid in self.rendered:
                     attempt = self.tries.get(pid)
